@@ -1,0 +1,1 @@
+"""Staff identity: users, roles, login sessions, JWT access and rotating refresh tokens."""

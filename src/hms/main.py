@@ -1,0 +1,110 @@
+"""Application factory: routers, exception handlers, middleware, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+import hms
+from hms.config import Settings, get_settings
+from hms.core import logging as hms_logging
+from hms.core import problems
+from hms.core.middleware import RequestContextMiddleware
+from hms.db.session import Database
+from hms.identity import service as identity_service
+from hms.identity.router import admin_router, auth_router
+from hms.routers import domain_routers
+
+DESCRIPTION = """One hospital backend: the patient-visit archive (SH.MR.FRM.05 nursing and
+SH.MR.FRM.04 radiology forms), and in later releases the HMS, the HCMS spec and the assistant
+backend, on one patient, one user, one visit and one audit trail. Errors are RFC 9457
+problem+json."""
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    """Build the ASGI app.
+
+    Args:
+        settings: defaults to :func:`hms.config.get_settings`.
+        db: an existing :class:`Database` (tests); otherwise one is created from settings
+            at start-up and disposed at shutdown.
+    """
+    settings = settings or get_settings()
+    hms_logging.configure(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = db is None
+        app.state.db = db or Database(settings.effective_database_url,
+                                      pool_size=settings.db_pool_size)
+        try:
+            yield
+        finally:
+            if own:
+                await app.state.db.dispose()
+
+    app = FastAPI(
+        title="hms",
+        version=hms.__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if db is not None:
+        app.state.db = db
+    app.state.settings = settings
+    app.state.authenticator = identity_service.authenticate
+    problems.install(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "X-Request-ID", "Location"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+
+    static_dir = resources.files("hms") / "static" / "swagger-ui"
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(static_dir)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="hms API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+            oauth2_redirect_url=None,
+        )
+
+    @app.get("/health/live", tags=["health"], summary="The process is up")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["health"], summary="The database answers",
+             responses={503: {"description": "Database unreachable"}})
+    async def ready() -> JSONResponse:
+        try:
+            async with app.state.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "unavailable", "database": "unreachable"},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    app.include_router(auth_router)
+    app.include_router(admin_router)
+    for router in domain_routers():
+        app.include_router(router)
+    return app

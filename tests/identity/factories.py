@@ -1,0 +1,54 @@
+"""Builders for staff accounts and logged-in clients."""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hms.core.permissions import Role
+from hms.identity import service
+from hms.identity.passwords import hash_password
+from hms.identity.schemas import UserCreate, UserRead
+
+PASSWORD = "Correct-Horse-42!"
+_seq = itertools.count(1)
+
+
+@lru_cache
+def _hash(password: str) -> str:
+    return hash_password(password)
+
+
+async def make_user(
+    session: AsyncSession, role: Role = Role.NURSE, *, username: str | None = None,
+    password: str = PASSWORD, **overrides: object,
+) -> UserRead:
+    """Create a user (committed to the test's savepoint). Synthetic data only."""
+    username = username or f"{role.value}{next(_seq)}"
+    user = await service.create_user(
+        session, UserCreate(username=username, password=password, role=role, **overrides)
+    )
+    await session.commit()
+    return user
+
+
+async def login(client: AsyncClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Log in over HTTP; returns the token pair."""
+    resp = await client.post("/api/v1/auth/login",
+                             data={"username": username, "password": password})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+async def auth_headers(client: AsyncClient, session: AsyncSession, role: Role
+                       ) -> dict[str, str]:
+    """Create a user of ``role``, log in for real, return the Authorization header."""
+    user = await make_user(session, role)
+    tokens = await login(client, user.username)
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+__all__ = ["PASSWORD", "_hash", "auth_headers", "login", "make_user"]
