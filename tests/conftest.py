@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,10 @@ _TMP = Path(tempfile.mkdtemp(prefix=f"hms-test-{_WORKER}-"))
 os.environ["HMS_ENVIRONMENT"] = "test"
 os.environ["HMS_DATA_DIR"] = str(_TMP / "data")
 os.environ.setdefault("HMS_LOG_LEVEL", "WARNING")
+# Cheap Argon2id parameters keep logins fast in tests; production uses the defaults.
+os.environ.setdefault("HMS_ARGON2_TIME_COST", "1")
+os.environ.setdefault("HMS_ARGON2_MEMORY_KIB", "1024")
+os.environ.setdefault("HMS_ARGON2_PARALLELISM", "1")
 os.environ.pop("HMS_DATABASE_URL", None)
 os.environ.pop("HMS_BROKER_URL", None)
 os.environ.pop("HMS_REDIS_URL", None)
@@ -71,7 +76,7 @@ def database_url() -> Iterator[str]:
     """URL of this worker's migrated test database."""
     get_settings.cache_clear()
     if TEST_DB == "postgres":
-        name = f"hms_test_{_WORKER}"
+        name = f"hms_test_{_WORKER}_{os.getpid()}"
         _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         _pg_admin(f'CREATE DATABASE "{name}"')
         url = _pg_database_url(name)
@@ -138,7 +143,20 @@ def app(db: Database, connection: AsyncConnection, settings: Settings):  # noqa:
                     await s.rollback()
                 raise
 
+    @asynccontextmanager
+    async def _job_sessions() -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint",
+                                expire_on_commit=False) as s:
+            try:
+                yield s
+                await s.commit()
+            except BaseException:
+                await s.rollback()
+                raise
+
     application.dependency_overrides[get_session] = _override
+    # Background jobs (report exports) open their own sessions: join them to the test too.
+    application.state.report_job_sessions = _job_sessions
     return application
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hms.config import get_settings
 from hms.core.permissions import Role
+
+if TYPE_CHECKING:
+    from hms.fhir.schemas import ImportReport
 
 app = typer.Typer(help="hms hospital backend", no_args_is_help=True, add_completion=False)
 
@@ -71,6 +75,94 @@ def create_user(
     except Exception as exc:  # a CLI answers with the reason, not a traceback
         typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
         raise typer.Exit(1) from exc
+
+
+@app.command("import-fhir")
+def import_fhir(
+    paths: Annotated[list[Path], typer.Argument(
+        help="FHIR R4 Bundle files (.json, .json.gz) or folders (searched recursively)")],
+) -> None:
+    """Import FHIR R4 Bundles (e.g. Synthea) into patients, visits, vital signs and
+    diagnoses. Each file is one transaction: a malformed file is rejected with the reason
+    and imports nothing. Re-importing a file creates nothing. Exits 1 if a file was
+    rejected. Prints counts only, never patient data."""
+    from hms.db.session import Database
+    from hms.fhir.service import import_paths
+
+    async def run() -> ImportReport:
+        db = Database(get_settings().effective_database_url)
+        try:
+            return await import_paths(db, paths)
+        finally:
+            await db.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except Exception as exc:  # e.g. database unreachable or not migrated: no traceback
+        reason = getattr(exc, "detail", None) or (
+            "the database refused the import; is it reachable and migrated (hms migrate)?")
+        typer.echo(f"error: {type(exc).__name__}: {reason}", err=True)
+        raise typer.Exit(1) from exc
+    for line in report.lines():
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+DEMO_ROLES = [Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.RECEPTIONIST, Role.PHARMACIST,
+              Role.LAB_TECHNICIAN, Role.BILLING_OFFICER, Role.SUPER_ADMIN]
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve",
+                                              help="Start the server afterwards")] = True,
+) -> None:
+    """Migrate, create one demo user per role (printing the passwords), import the demo
+    patients (Synthea FHIR bundles shipped in data/synthea), then serve."""
+    import secrets
+
+    from hms.db.migrate import upgrade
+    from hms.db.session import Database, unit_of_work
+    from hms.fhir import service as fhir_service
+    from hms.identity import service as identity_service
+    from hms.identity.schemas import UserUpdate
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    typer.echo(f"database: {settings.effective_database_url}")
+
+    async def prepare() -> list[tuple[str, str, str]]:
+        db = Database(settings.effective_database_url)
+        accounts = []
+        try:
+            async with unit_of_work(db) as session:
+                for role in DEMO_ROLES:
+                    username = f"demo_{role.value}"
+                    password = secrets.token_urlsafe(12)
+                    user, created = await identity_service.ensure_user(
+                        session, username, password, role, f"Demo {role.value.replace('_', ' ')}")
+                    if not created:  # new password each run: it is printed only once
+                        await identity_service.update_user(
+                            session, user.id, UserUpdate(password=password, is_active=True))
+                        await identity_service.clear_password_change(session, user.id)
+                    accounts.append((role.value, username, password))
+            report = await fhir_service.import_paths(db, [fhir_service.demo_bundle_dir()])
+            typer.echo(report.summary())
+        finally:
+            await db.dispose()
+        return accounts
+
+    accounts = asyncio.run(prepare())
+    typer.echo("\nDemo accounts (passwords are new on every run of `hms demo`):")
+    for role, username, password in accounts:
+        typer.echo(f"  {role:<16} {username:<22} {password}")
+    typer.echo(f"\nAPI docs: http://{host}:{port}/docs")
+    if serve_after:
+        serve(host=host, port=port, workers=1)
 
 
 def main() -> None:

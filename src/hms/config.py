@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_minutes: int = 30
     refresh_token_days: int = 7
+    # Argon2id cost (RFC 9106; defaults = argon2-cffi's RFC "low memory" profile). Hashes made
+    # with other parameters are upgraded at the next successful login.
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65536, ge=8, le=4_194_304)
+    argon2_parallelism: int = Field(default=4, ge=1, le=16)
     upload_max_bytes: int = 20 * 1024 * 1024
     broker_url: str | None = None
     redis_url: str | None = None

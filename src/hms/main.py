@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def ready() -> JSONResponse:
         try:
             async with app.state.db.engine.connect() as conn:
+                conn = await conn.execution_options(hms_read_only=True)
                 await conn.execute(text("SELECT 1"))
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "unreachable"},

@@ -100,7 +100,8 @@ class TestLogoutAndRevocation:
     async def test_deactivated_user_tokens_stop_at_once(self, client, session):
         admin = await make_user(session, Role.ADMIN)
         nurse = await make_user(session, Role.NURSE)
-        admin_h = {"Authorization": f"Bearer {(await login(client, admin.username))['access_token']}"}
+        admin_token = (await login(client, admin.username))["access_token"]
+        admin_h = {"Authorization": f"Bearer {admin_token}"}
         nurse_pair = await login(client, nurse.username)
         nurse_h = {"Authorization": f"Bearer {nurse_pair['access_token']}"}
         assert (await client.get("/api/v1/auth/me", headers=nurse_h)).status_code == 200

@@ -21,7 +21,10 @@ class RequestContext:
     username: str | None = None
 
 
-_current: ContextVar[RequestContext] = ContextVar("hms_request_context", default=RequestContext())
+# RequestContext is a frozen dataclass, so a shared default is safe.
+_current: ContextVar[RequestContext] = ContextVar(
+    "hms_request_context", default=RequestContext()  # noqa: B039
+)
 
 
 def current() -> RequestContext:

@@ -21,10 +21,14 @@ class HmsError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         commit: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        # Extension members of the problem document (RFC 9457 section 3.2), e.g. the
+        # existing record a 409 collides with. Never patient data beyond identifiers.
+        self.extra = extra
         # When True the request's transaction is committed before the error is answered:
         # used where the refusal itself must be recorded (failed login audit, refresh-token
         # reuse revoking its family).
@@ -111,8 +115,12 @@ def problem(
     *,
     errors: list[dict[str, Any]] | None = None,
     instance: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Build an RFC 9457 problem document (``type``, ``title``, ``status``, ``detail``...)."""
+    """Build an RFC 9457 problem document (``type``, ``title``, ``status``, ``detail``...).
+
+    ``extra`` adds extension members; it never overrides the standard ones.
+    """
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": title,
@@ -124,4 +132,6 @@ def problem(
         body["instance"] = instance
     if errors is not None:
         body["errors"] = errors
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)
     return body

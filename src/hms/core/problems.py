@@ -97,7 +97,7 @@ def install(app: FastAPI) -> None:
         return _response(
             exc.status_code,
             problem(exc.status_code, exc.title, exc.detail, exc.code, errors=exc.errors,
-                    instance=route_template(request)),
+                    instance=route_template(request), extra=getattr(exc, "extra", None)),
             headers,
         )
 

@@ -14,6 +14,12 @@ from hms.db.base import Base
 MODEL_MODULES = [
     "hms.identity.models",
     "hms.audit.models",
+    "hms.patients.models",
+    "hms.visits.models",
+    "hms.clinical.models",
+    "hms.forms.models",
+    "hms.documents.models",
+    "hms.reports.models",
 ]
 
 

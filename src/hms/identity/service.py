@@ -283,3 +283,11 @@ async def user_summary(session: AsyncSession, user_id: uuid.UUID) -> UserRead | 
     """A user by id, for other modules (e.g. a visit's attending physician)."""
     user = await UserRepository(session).get(user_id)
     return UserRead.model_validate(user) if user else None
+
+
+async def clear_password_change(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Drop the must-change-password flag (demo accounts whose password the CLI prints)."""
+    user = await UserRepository(session).get(user_id)
+    if user is not None:
+        user.must_change_password = False
+        await session.flush()

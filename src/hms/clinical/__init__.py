@@ -1,0 +1,2 @@
+"""Clinical observations shared by every seed: vital signs [Observation] and diagnoses
+[Condition]."""

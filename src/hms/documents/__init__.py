@@ -1,0 +1,1 @@
+"""Scanned papers and images attached to visits [DocumentReference], DICOM metadata indexed."""

@@ -1,0 +1,1 @@
+"""FHIR R4: import of Bundles (Synthea) into the shared model."""

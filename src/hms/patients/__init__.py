@@ -1,0 +1,1 @@
+"""Patients [FHIR Patient]: registration, identifiers (MRN, Egyptian national ID), search."""

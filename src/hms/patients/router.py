@@ -1,0 +1,116 @@
+"""HTTP routes of the patients module (seed 000 paths): search, register, read, update."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from hms.core.auth import DbSession
+from hms.core.etag import etag, parse_if_match
+from hms.core.pagination import Page, Pagination
+from hms.core.problems import PROBLEM_RESPONSES
+from hms.patients import service
+from hms.patients.permissions import ReadPatients, WritePatients
+from hms.patients.schemas import PatientCreate, PatientRead, PatientUpdate
+
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
+
+PatientRef = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        description="Any patient reference: the 14-digit national ID (the seed's SSN), the "
+        "patient number (PT-YYYYMMDD-NNNN, the seed's medical number) or the patient UUID.",
+        examples=["PT-20250920-0001"],
+    ),
+]
+
+# No control characters in free-text search terms (PostgreSQL refuses NUL in text).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+_ETAG_HEADER = {"ETag": {"description": 'Row version as a weak ETag, e.g. W/"3"',
+                         "schema": {"type": "string"}}}
+
+
+@router.get(
+    "/search",
+    summary="Search patients by national ID, mobile, patient number or name",
+    response_model=Page[PatientRead],
+    responses=PROBLEM_RESPONSES,
+)
+async def search_patients(
+    _: ReadPatients,
+    session: DbSession,
+    page: Pagination,
+    ssn: Annotated[str | None, Query(pattern=r"^\s*\d{14}\s*$",
+                                     description="Exact 14-digit national ID")] = None,
+    mobile: Annotated[str | None, Query(max_length=20,
+                                        description="Egyptian mobile, e.g. 01012345678")] = None,
+    medical_number: Annotated[str | None, Query(max_length=32, pattern=_PRINTABLE,
+                                                description="Exact patient number")] = None,
+    name: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE, description=(
+        "Part of the name; case- and accent-insensitive, every word must occur"))] = None,
+    q: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE, description=(
+        "Any of the above: a national ID, mobile, PT- number (prefix) or name"))] = None,
+) -> Page[PatientRead]:
+    return await service.search_patients(session, page, ssn=ssn, mobile=mobile,
+                                         medical_number=medical_number, name=name, q=q)
+
+
+@router.post(
+    "",
+    summary="Register a patient (seed 000 field names accepted)",
+    response_model=PatientRead,
+    status_code=201,
+    responses={**PROBLEM_RESPONSES,
+               201: {"description": "Registered", "headers": {
+                   **_ETAG_HEADER,
+                   "Location": {"description": "URL of the new patient",
+                                "schema": {"type": "string"}}}}},
+)
+async def create_patient(
+    body: PatientCreate, actor: WritePatients, session: DbSession, response: Response
+) -> PatientRead:
+    patient = await service.create_patient(session, body, created_by=actor.user_id)
+    response.headers["Location"] = f"{router.prefix}/{patient.id}"
+    response.headers["ETag"] = etag(patient.version)
+    return patient
+
+
+@router.get(
+    "/{patient_ssn}",
+    summary="Read a patient by national ID, patient number or UUID",
+    response_model=PatientRead,
+    responses={**PROBLEM_RESPONSES, 200: {"description": "The patient",
+                                          "headers": _ETAG_HEADER}},
+)
+async def get_patient(
+    patient_ssn: PatientRef, _: ReadPatients, session: DbSession, response: Response
+) -> PatientRead:
+    patient = await service.get_patient(session, patient_ssn)
+    response.headers["ETag"] = etag(patient.version)
+    return patient
+
+
+@router.put(
+    "/{patient_ssn}",
+    summary="Update a patient; send If-Match or version",
+    response_model=PatientRead,
+    responses={**PROBLEM_RESPONSES, 200: {"description": "Updated",
+                                          "headers": _ETAG_HEADER}},
+)
+async def update_patient(
+    patient_ssn: PatientRef,
+    body: PatientUpdate,
+    _: WritePatients,
+    session: DbSession,
+    response: Response,
+    if_match: Annotated[str | None, Header(max_length=40, description=(
+        'ETag read from GET, e.g. W/"3" (or send version in the body)'))] = None,
+) -> PatientRead:
+    patient = await service.update_patient(session, patient_ssn, body,
+                                           if_match=parse_if_match(if_match))
+    response.headers["ETag"] = etag(patient.version)
+    return patient

@@ -1,0 +1,435 @@
+"""Patient use cases: registration, lookup, search and update.
+
+Public API for other modules: :func:`resolve`, :func:`get_summary`, :func:`create_patient`,
+:func:`find_by_source` and :func:`generate_patient_number`. They return schemas, never ORM
+objects. Every read and write of patient data records an audit event in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hms.audit import service as audit_service
+from hms.audit.schemas import AuditAction
+from hms.core.errors import (
+    Conflict,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+)
+from hms.core.pagination import Page, PageParams
+from hms.db.base import utcnow
+from hms.patients import validators as v
+from hms.patients.errors import DuplicatePatient, PatientNotFound
+from hms.patients.models import Patient
+from hms.patients.repository import PatientRepository, SearchCriteria
+from hms.patients.schemas import PatientCreate, PatientRead, PatientSummary, PatientUpdate
+
+ENTITY = "patient"
+
+#: Columns a client can write; the audited snapshot of a patient.
+_WRITABLE = (
+    "national_id", "passport_number", "other_identifier", "patient_number", "given_name",
+    "family_name", "full_name", "date_of_birth", "gender", "mobile", "phone", "email",
+    "address_line", "city", "governorate", "postal_code", "country", "blood_type",
+    "marital_status", "occupation", "emergency_contact_name", "emergency_contact_phone",
+    "emergency_contact_relation",
+)
+
+#: How many times a generated patient number is re-drawn when a client-chosen number
+#: already took it.
+_NUMBER_ATTEMPTS = 5
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _snapshot(patient: Patient) -> dict[str, Any]:
+    return {name: getattr(patient, name) for name in _WRITABLE}
+
+
+def _field_error(field: str, message: str, kind: str) -> list[dict[str, Any]]:
+    return [{"field": field, "in": "body", "message": message, "type": kind}]
+
+
+def _search_key(full_name: str) -> str:
+    # Folding can lengthen a string (ligatures, sharp s); the column holds 255 characters.
+    return v.fold_name(full_name)[:255]
+
+
+_IDENTIFIER_REQUIRED = "national_id is required unless passport_number or other_identifier is given"
+
+
+async def _lookup(session: AsyncSession, ref: str | uuid.UUID) -> Patient:
+    patient = await PatientRepository(session).by_ref(str(ref))
+    if patient is None:
+        raise PatientNotFound()
+    return patient
+
+
+async def resolve(session: AsyncSession, ref: str | uuid.UUID) -> PatientSummary:
+    """Find a patient by any reference: UUID, patient number (PT-YYYYMMDD-NNNN, any case) or
+    14-digit national ID. Not audited: the caller audits what it does with the patient.
+
+    Args:
+        ref: the reference as given by a client (path segment or body field).
+
+    Returns:
+        The patient's summary.
+
+    Raises:
+        PatientNotFound (404): no patient has that reference.
+    """
+    return PatientSummary.model_validate(await _lookup(session, ref))
+
+
+async def get_summary(session: AsyncSession, patient_id: uuid.UUID) -> PatientSummary:
+    """Patient by id (not audited; see :func:`resolve`).
+
+    Raises:
+        PatientNotFound (404): no such patient.
+    """
+    patient = await PatientRepository(session).get(patient_id)
+    if patient is None:
+        raise PatientNotFound()
+    return PatientSummary.model_validate(patient)
+
+
+async def find_by_source(
+    session: AsyncSession, source_system: str, source_id: str
+) -> PatientSummary | None:
+    """The patient imported from ``source_system`` with identifier ``source_id`` (e.g. a
+    FHIR Patient's fullUrl system and id), or None. Lets importers be idempotent."""
+    patient = await PatientRepository(session).by_source(source_system, source_id)
+    return PatientSummary.model_validate(patient) if patient else None
+
+
+async def get_patient(session: AsyncSession, ref: str | uuid.UUID) -> PatientRead:
+    """Read one patient's record by UUID, patient number or national ID; audited as READ.
+
+    Raises:
+        PatientNotFound (404): no patient has that reference.
+    """
+    patient = await _lookup(session, ref)
+    await audit_service.record(session, AuditAction.READ, ENTITY, patient.id,
+                               patient_id=patient.id)
+    return PatientRead.model_validate(patient)
+
+
+async def generate_patient_number(session: AsyncSession, day: date | None = None) -> str:
+    """Hand out the next patient number of ``day``: ``PT-YYYYMMDD-NNNN``.
+
+    The day's counter row is incremented with one atomic upsert, so concurrent
+    registrations (other requests, the FHIR importer) never receive the same number. The
+    counter lives in the caller's transaction: a rolled-back registration gives its number
+    back.
+
+    Args:
+        day: registration day; default today in UTC.
+
+    Returns:
+        e.g. ``PT-20250920-0007``; past 9,999 registrations a day the sequence has 5 digits.
+    """
+    day = day or v.today_utc()
+    sequence = await PatientRepository(session).next_number_sequence(f"{day:%Y%m%d}")
+    return v.format_patient_number(day, sequence)
+
+
+async def _duplicate_of(
+    repo: PatientRepository,
+    *,
+    exclude: uuid.UUID | None,
+    national_id: str | None = None,
+    patient_number: str | None = None,
+    source: tuple[str, str] | None = None,
+) -> DuplicatePatient | None:
+    """The conflict error for the first identifier another patient already holds."""
+    checks: list[tuple[str, Patient | None]] = []
+    if national_id:
+        checks.append(("national_id", await repo.by_national_id(national_id)))
+    if patient_number:
+        checks.append(("patient_number", await repo.by_patient_number(patient_number)))
+    if source:
+        checks.append(("source", await repo.by_source(*source)))
+    for field, other in checks:
+        if other is not None and other.id != exclude:
+            return DuplicatePatient(field, other.id, other.patient_number)
+    return None
+
+
+async def create_patient(
+    session: AsyncSession,
+    data: PatientCreate,
+    *,
+    created_by: uuid.UUID | None,
+    source_system: str | None = None,
+    source_id: str | None = None,
+    audit: bool = True,
+    deceased_at: datetime | None = None,
+) -> PatientRead:
+    """Register a patient.
+
+    The patient number is the one given (if unique) or a new ``PT-YYYYMMDD-NNNN`` (see
+    :func:`generate_patient_number`). Uniqueness of the national ID and patient number holds
+    under concurrency: the insert runs in a SAVEPOINT and a unique violation becomes 409.
+
+    Args:
+        data: validated registration data (national ID already checked against date of
+            birth and gender by the schema).
+        created_by: the staff user registering the patient; None for imports.
+        source_system, source_id: origin of an imported record (e.g. a FHIR server and the
+            Patient id); an imported record need not carry a national ID.
+        audit: record a CREATE audit event (importers that audit in bulk pass False).
+        deceased_at: time of death (UTC), for imported records of deceased patients.
+
+    Returns:
+        The stored patient; ``version`` is 1.
+
+    Raises:
+        ValidationFailed (422): no national ID, passport number or other identifier (and not
+            an imported record); the error names ``national_id``.
+        DuplicatePatient (409): the national ID, patient number or source record is already
+            registered; ``existing_patient`` names the patient holding it.
+    """
+    if (source_system and len(source_system) > 200) or (source_id and len(source_id) > 100):
+        raise ValidationFailed("Source identifiers too long", errors=_field_error(
+            "source_id", "source_system is at most 200 and source_id 100 characters",
+            "string_too_long"))
+    if not (data.national_id or data.passport_number or data.other_identifier or source_id):
+        raise ValidationFailed(
+            "A national ID is required",
+            errors=_field_error("national_id", _IDENTIFIER_REQUIRED, "missing"),
+        )
+    repo = PatientRepository(session)
+    source = (source_system or "", source_id) if source_id else None
+    duplicate = await _duplicate_of(repo, exclude=None, national_id=data.national_id,
+                                    patient_number=data.patient_number, source=source)
+    if duplicate is not None:
+        raise duplicate
+    values = {name: _plain(getattr(data, name)) for name in _WRITABLE}
+    values["email"] = str(data.email) if data.email else None
+    today = v.today_utc()
+    for _ in range(_NUMBER_ATTEMPTS):
+        # Drawn outside the savepoint: if the insert fails the counter stays incremented,
+        # so a retry draws a new number.
+        number = data.patient_number or await generate_patient_number(session, today)
+        patient = Patient(
+            **{**values, "patient_number": number},
+            name_search=_search_key(data.full_name),
+            is_active=True,
+            created_by=created_by,
+            source_system=source_system,
+            source_id=source_id,
+            deceased_at=deceased_at,
+            version=1,
+        )
+        try:
+            async with session.begin_nested():
+                await repo.add(patient)
+        except IntegrityError as exc:
+            duplicate = await _duplicate_of(
+                repo, exclude=None, national_id=data.national_id,
+                patient_number=number if data.patient_number else None, source=source,
+            )
+            if duplicate is not None:
+                raise duplicate from exc
+            if data.patient_number is None and await repo.by_patient_number(number):
+                continue  # a client-chosen number took the generated one; draw again
+            raise Conflict("The patient could not be registered; retry") from exc
+        break
+    else:
+        raise Conflict("Could not allocate a patient number; retry")
+    if audit:
+        await audit_service.record(session, AuditAction.CREATE, ENTITY, patient.id,
+                                   patient_id=patient.id,
+                                   changes={"after": _snapshot(patient)})
+    return PatientRead.model_validate(patient)
+
+
+async def update_patient(
+    session: AsyncSession,
+    ref: str | uuid.UUID,
+    data: PatientUpdate,
+    *,
+    if_match: int | None,
+) -> PatientRead:
+    """Change a patient's record, guarded by the version the client read.
+
+    Only the fields sent change; ``null`` clears an optional field. The national ID is
+    re-checked against the resulting date of birth and gender. The write is a compare-and-set
+    on ``version`` (``UPDATE ... WHERE id = :id AND version = :v``), so of two clients
+    holding the same version exactly one succeeds; ``version`` then goes up by one.
+
+    Args:
+        ref: UUID, patient number or national ID.
+        data: the changes, optionally with ``version``.
+        if_match: version from the ``If-Match`` header, if sent.
+
+    Returns:
+        The updated patient with its new ``version``.
+
+    Raises:
+        PatientNotFound (404): no patient has that reference.
+        PreconditionRequired (428): neither ``If-Match`` nor ``version`` given.
+        PreconditionFailed (412): the record changed since that version (or the two
+            disagree).
+        ValidationFailed (422): the merged record breaks a rule (national ID vs date of
+            birth or gender, no identifier left, empty name); the error names the field.
+        DuplicatePatient (409): the new national ID or patient number belongs to another
+            patient.
+    """
+    repo = PatientRepository(session)
+    patient = await _lookup(session, ref)
+    if data.version is not None and if_match is not None and data.version != if_match:
+        raise PreconditionFailed("If-Match and version disagree")
+    expected = data.version if data.version is not None else if_match
+    if expected is None:
+        raise PreconditionRequired("Send If-Match or version with the version you read")
+    if patient.version != expected:
+        raise PreconditionFailed(
+            f"Patient changed since version {expected}; current version is {patient.version}")
+
+    sent = {k: _plain(val) for k, val in data.model_dump(exclude_unset=True,
+                                                           exclude={"version"}).items()}
+    if "email" in sent and sent["email"] is not None:
+        sent["email"] = str(sent["email"])
+    before = _snapshot(patient)
+    merged = {**before, **sent}
+    if "full_name" not in sent and ("given_name" in sent or "family_name" in sent):
+        merged["full_name"] = v.compose_full_name(merged["given_name"], merged["family_name"])
+    if not merged["full_name"] or len(merged["full_name"]) < 2:
+        raise ValidationFailed("A name is required",
+                               errors=_field_error("full_name", "a name is required", "missing"))
+    if not (merged["national_id"] or merged["passport_number"] or merged["other_identifier"]
+            or patient.source_id):
+        raise ValidationFailed("A national ID is required", errors=_field_error(
+            "national_id", _IDENTIFIER_REQUIRED, "missing"))
+    if merged["national_id"]:
+        try:
+            info = v.check_national_id(merged["national_id"],
+                                       date_of_birth=merged["date_of_birth"],
+                                       gender=merged["gender"])
+        except v.InvalidValue as exc:
+            raise ValidationFailed(exc.message, errors=_field_error(
+                "national_id", exc.message, exc.reason)) from None
+        if merged["date_of_birth"] is None:
+            merged["date_of_birth"] = info.birth_date
+
+    changes = {k: val for k, val in merged.items() if before[k] != val}
+    if not changes:
+        await audit_service.record(session, AuditAction.READ, ENTITY, patient.id,
+                                   patient_id=patient.id)
+        return PatientRead.model_validate(patient)
+    duplicate = await _duplicate_of(repo, exclude=patient.id,
+                                    national_id=changes.get("national_id"),
+                                    patient_number=changes.get("patient_number"))
+    if duplicate is not None:
+        raise duplicate
+    if "full_name" in changes:
+        changes["name_search"] = _search_key(changes["full_name"])
+    try:
+        async with session.begin_nested():
+            updated = await repo.update_if_version(patient.id, expected,
+                                                   {**changes, "updated_at": utcnow()})
+    except IntegrityError as exc:
+        duplicate = await _duplicate_of(repo, exclude=patient.id,
+                                        national_id=changes.get("national_id"),
+                                        patient_number=changes.get("patient_number"))
+        raise (duplicate or Conflict("The patient could not be updated; retry")) from exc
+    if not updated:
+        raise PreconditionFailed("Patient changed since the version you read")
+    await repo.refresh(patient)
+    await audit_service.record(session, AuditAction.UPDATE, ENTITY, patient.id,
+                               patient_id=patient.id,
+                               changes=audit_service.diff(before, _snapshot(patient)))
+    return PatientRead.model_validate(patient)
+
+
+def _criteria(
+    *, ssn: str | None, mobile: str | None, medical_number: str | None, name: str | None,
+    q: str | None,
+) -> SearchCriteria:
+    """Normalise search parameters.
+
+    Raises:
+        ValidationFailed (422): ``mobile`` is not an Egyptian mobile number.
+    """
+    national_ids = [ssn.strip()] if ssn else []
+    try:
+        mobiles = [v.normalize_mobile(mobile)] if mobile else []
+    except v.InvalidValue as exc:
+        raise ValidationFailed(exc.message, errors=[
+            {"field": "mobile", "in": "query", "message": exc.message, "type": exc.reason}
+        ]) from None
+    number = medical_number.strip().upper() if medical_number else None
+    folded = v.fold_name(name) if name else ""
+    tokens = tuple(folded.split())
+    prefix: str | None = None
+    name_or_number: tuple[tuple[str, ...], str] | None = None
+    query = (q or "").strip()
+    if query:
+        compact = "".join(query.split())
+        if compact.isascii() and compact.isdigit() and len(compact) == 14:
+            national_ids.append(compact)
+        elif v.looks_like_mobile(query):
+            mobiles.append(v.normalize_mobile(query))
+        elif query.upper().startswith("PT-"):
+            prefix = query.upper()
+        elif v.fold_name(query):
+            q_folded = v.fold_name(query)
+            name_or_number = (tuple(q_folded.split()), query.upper())
+            folded = folded or q_folded
+    return SearchCriteria(
+        national_ids=tuple(national_ids), mobiles=tuple(mobiles), patient_number=number,
+        patient_number_prefix=prefix, name_tokens=tokens, name_folded=folded or None,
+        name_or_patient_number=name_or_number,
+    )
+
+
+async def search_patients(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    ssn: str | None = None,
+    mobile: str | None = None,
+    medical_number: str | None = None,
+    name: str | None = None,
+    q: str | None = None,
+) -> Page[PatientRead]:
+    """Find patients; every criterion given must match (AND).
+
+    Args:
+        ssn: exact 14-digit national ID.
+        mobile: Egyptian mobile in any accepted form (normalised to 11 digits).
+        medical_number: exact patient number, any case.
+        name: part(s) of the name, case- and accent-insensitive; every word must occur.
+        q: any of the above: 14 digits -> national ID, a mobile number -> mobile,
+            ``PT-...`` -> patient number prefix, otherwise a name (or an exact custom
+            patient number).
+
+    Returns:
+        A page ordered by relevance (exact name, then name prefix) then full name.
+
+    The search is audited as one SEARCH event listing the criteria used (names only, not
+    values), the total and the returned patient ids.
+    """
+    criteria = _criteria(ssn=ssn, mobile=mobile, medical_number=medical_number, name=name, q=q)
+    rows, total = await PatientRepository(session).search(
+        criteria, offset=page.offset, limit=page.page_size)
+    items = [PatientRead.model_validate(p) for p in rows]
+    used = [k for k, val in {"ssn": ssn, "mobile": mobile, "medical_number": medical_number,
+                             "name": name, "q": q}.items() if val]
+    await audit_service.record(session, AuditAction.SEARCH, ENTITY, None, changes={
+        "criteria": used, "total": total, "page": page.page,
+        "patient_ids": [str(p.id) for p in items],
+    })
+    return Page[PatientRead](items=items, total=total, page=page.page,
+                             page_size=page.page_size)

@@ -1,0 +1,49 @@
+"""The patient history (seed 000 ``GET /patients/{patient_ssn}/history``, FR-020)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hms.audit import service as audit
+from hms.audit.schemas import AuditAction
+from hms.clinical import service as clinical_service
+from hms.core.auth import Principal
+from hms.documents import service as documents_service
+from hms.forms import service as forms_service
+from hms.patients import service as patients_service
+from hms.records.schemas import PatientHistory, VisitHistory
+from hms.visits import service as visits_service
+
+
+async def patient_history(session: AsyncSession, actor: Principal, patient_ref: str,
+                          *, limit: int = 50) -> PatientHistory:
+    """A patient's visits, newest first, each with forms, diagnoses, vital signs and
+    documents; a constant number of queries whatever the number of visits.
+
+    Args:
+        patient_ref: UUID, patient number or national ID.
+        limit: at most this many visits (newest); ``total_visits`` gives the full count.
+
+    Raises:
+        NotFound (404): no such patient.
+    """
+    patient = await patients_service.resolve(session, patient_ref)
+    visits = await visits_service.list_for_patient(session, patient.id)
+    shown = visits[:limit]
+    ids = [v.id for v in shown]
+    forms = await forms_service.summaries_for_visits(session, ids)
+    diagnoses = await clinical_service.diagnoses_for_visits(session, ids)
+    vitals = await clinical_service.vitals_for_visits(session, ids)
+    documents = await documents_service.summaries_for_visits(session, ids)
+    await audit.record(session, AuditAction.READ, "patient_history", patient.id,
+                       patient_id=patient.id, changes={"visits": len(shown)})
+    return PatientHistory(
+        patient=patient,
+        total_visits=len(visits),
+        visits=[
+            VisitHistory(**v.model_dump(), forms=forms.get(v.id, []),
+                         diagnoses=diagnoses.get(v.id, []), vital_signs=vitals.get(v.id, []),
+                         documents=documents.get(v.id, []))
+            for v in shown
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Visits [FHIR Encounter]: the spine of clinical data (the visit archive's patient_visits)."""

@@ -1,0 +1,90 @@
+"""The patients service as other modules (visits, the FHIR importer) use it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from hms.audit import service as audit
+from hms.core.errors import NotFound
+from hms.patients import service
+from hms.patients.errors import DuplicatePatient
+from hms.patients.models import PatientNumberCounter
+from hms.patients.schemas import PatientCreate
+from hms.patients.validators import today_utc
+from tests.patients.factories import make_patient, national_id
+
+
+class TestGeneratePatientNumber:
+    async def test_numbers_follow_each_other_within_a_day(self, session):
+        first = await service.generate_patient_number(session, date(2001, 1, 1))
+        second = await service.generate_patient_number(session, date(2001, 1, 1))
+        assert first == "PT-20010101-0001"
+        assert second == "PT-20010101-0002"
+
+    async def test_each_day_has_its_own_sequence(self, session):
+        await service.generate_patient_number(session, date(2001, 1, 2))
+        assert await service.generate_patient_number(session, date(2001, 1, 3)) == (
+            "PT-20010103-0001")
+
+    async def test_sequence_grows_to_five_digits(self, session):
+        session.add(PatientNumberCounter(day="20010104", last_value=9999))
+        await session.flush()
+        assert await service.generate_patient_number(session, date(2001, 1, 4)) == (
+            "PT-20010104-10000")
+
+    async def test_client_chosen_number_is_skipped_by_the_generator(self, session):
+        day = today_utc()
+        drawn = await service.generate_patient_number(session, day)
+        n = int(drawn.rsplit("-", 1)[1])
+        taken = [f"PT-{day:%Y%m%d}-{n + i:04d}" for i in (1, 2)]
+        for number in taken:
+            await make_patient(session, patient_number=number)
+        generated = await make_patient(session)
+        assert generated.patient_number == f"PT-{day:%Y%m%d}-{n + 3:04d}"
+
+
+class TestCreateForImporters:
+    async def test_imported_record_needs_no_national_id(self, session):
+        data = PatientCreate(full_name="Imported Person", gender="female")
+        patient = await service.create_patient(session, data, created_by=None,
+                                               source_system="urn:synthea", source_id="p-1",
+                                               audit=False)
+        assert patient.national_id is None
+        assert patient.source_id == "p-1"
+        found = await service.find_by_source(session, "urn:synthea", "p-1")
+        assert found is not None and found.id == patient.id
+        assert await service.find_by_source(session, "urn:synthea", "p-2") is None
+
+    async def test_same_source_record_twice_is_duplicate(self, session):
+        data = PatientCreate(full_name="Imported Twice")
+        await service.create_patient(session, data, created_by=None,
+                                     source_system="urn:synthea", source_id="p-9")
+        with pytest.raises(DuplicatePatient) as err:
+            await service.create_patient(session, data, created_by=None,
+                                         source_system="urn:synthea", source_id="p-9")
+        assert err.value.status_code == 409
+
+    async def test_audit_flag_controls_the_create_event(self, session):
+        quiet = await make_patient(session)
+        loud = await service.create_patient(
+            session, PatientCreate(full_name="Loud Person", national_id=national_id()),
+            created_by=None)
+        assert await audit.count_events(session, action="create", patient_id=quiet.id) == 0
+        assert await audit.count_events(session, action="create", patient_id=loud.id) == 1
+
+
+class TestResolve:
+    async def test_resolves_every_reference_form(self, session):
+        patient = await make_patient(session)
+        for ref in (patient.id, str(patient.id), patient.patient_number,
+                    patient.patient_number.lower(), patient.national_id):
+            assert (await service.resolve(session, ref)).id == patient.id
+        assert (await service.get_summary(session, patient.id)).patient_number == (
+            patient.patient_number)
+
+    async def test_unknown_reference_is_not_found(self, session):
+        with pytest.raises(NotFound) as err:
+            await service.resolve(session, "29001010100015")
+        assert err.value.status_code == 404
