@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -56,6 +56,13 @@ class TestCreateForImporters:
         found = await service.find_by_source(session, "urn:synthea", "p-1")
         assert found is not None and found.id == patient.id
         assert await service.find_by_source(session, "urn:synthea", "p-2") is None
+
+    async def test_deceased_import_keeps_time_of_death(self, session):
+        died = datetime(2019, 7, 8, 13, 10, 11, tzinfo=UTC)
+        patient = await service.create_patient(
+            session, PatientCreate(full_name="Late Person"), created_by=None,
+            source_system="urn:synthea", source_id="p-dead", deceased_at=died)
+        assert (await service.get_summary(session, patient.id)).deceased_at == died
 
     async def test_same_source_record_twice_is_duplicate(self, session):
         data = PatientCreate(full_name="Imported Twice")

@@ -143,7 +143,8 @@ class _Receiver:
             if self.file_seen:
                 raise InvalidUpload(
                     "Only one file per upload",
-                    errors=[{"field": FILE_FIELD, "message": "only one file per request"}],
+                    errors=[{"field": FILE_FIELD, "in": "body",
+                             "message": "only one file per request"}],
                 )
             self.file_seen = True
             self._is_file = True
@@ -154,7 +155,7 @@ class _Receiver:
         elif b"filename" in options:
             raise InvalidUpload(
                 "Unexpected file part",
-                errors=[{"field": self._name[:64], "message":
+                errors=[{"field": self._name[:64], "in": "body", "message":
                          "unexpected file part; send the file in the part named 'file'"}],
             )
 
@@ -170,7 +171,7 @@ class _Receiver:
             if len(self._text) + len(chunk) > MAX_TEXT_FIELD_BYTES:
                 raise InvalidUpload(
                     "A form field is too long",
-                    errors=[{"field": (self._name or "body")[:64],
+                    errors=[{"field": (self._name or "body")[:64], "in": "body",
                              "message": f"at most {MAX_TEXT_FIELD_BYTES} bytes"}],
                 )
             self._text.extend(chunk)
@@ -263,7 +264,7 @@ async def receive_multipart(
         message = "field required" if problem == "missing" else "the file is empty"
         raise InvalidUpload(
             "The upload has no file" if problem == "missing" else "The uploaded file is empty",
-            errors=[{"field": FILE_FIELD, "message": message}],
+            errors=[{"field": FILE_FIELD, "in": "body", "message": message}],
         )
     return ReceivedUpload(
         temp_path=temp_path,

@@ -31,7 +31,7 @@ from hms.core import context
 from hms.core.errors import HmsError
 from hms.db.session import Database, unit_of_work
 from hms.fhir.errors import DemoDataMissing, InvalidBundle
-from hms.fhir.mapping import ImportPlan, plan_import, wants_resource
+from hms.fhir.mapping import plan_import, wants_resource
 from hms.fhir.parser import (
     BUNDLE_SUFFIXES,
     decode_json,
@@ -40,6 +40,7 @@ from hms.fhir.parser import (
     parse_bundle,
     read_bytes,
 )
+from hms.fhir.plan import ImportPlan
 from hms.fhir.schemas import TARGETS, FileResult, FileStatus, ImportReport
 from hms.patients import service as patients_service
 from hms.visits import service as visits_service

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -23,7 +24,7 @@ def _url() -> str:
     return get_settings().effective_database_url
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     # Migrations must not import app code that may change later: render our column types
     # as the plain SQLAlchemy types they store.
     if type_ == "type" and isinstance(obj, UTCDateTime):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,7 +45,7 @@ class VisitRepository:
         await self.session.flush()
         return visit
 
-    def _filtered(self, f: VisitFilters) -> Select[tuple[Visit]]:
+    def _filtered(self, f: VisitFilters) -> Select[Visit]:
         stmt = select(Visit)
         if f.statuses:
             stmt = stmt.where(Visit.status.in_(f.statuses))
@@ -68,7 +69,7 @@ class VisitRepository:
         ``open_first`` puts open, then in-progress visits before the rest."""
         stmt = self._filtered(f)
         total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
-        clauses = []
+        clauses: list[Any] = []
         if open_first:
             clauses.append(case((Visit.status == "open", 0),
                                 (Visit.status == "in_progress", 1), else_=2))

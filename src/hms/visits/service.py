@@ -109,14 +109,20 @@ async def get_visit(session: AsyncSession, visit_id: uuid.UUID) -> VisitRead:
 async def require_open_visit(session: AsyncSession, visit_id: uuid.UUID) -> VisitRead:
     """A visit that still accepts form writes.
 
+    The visit row stays locked until the caller's transaction ends.
+
     Raises:
         NotFound (404): no such visit.
         VisitClosed (409): the visit is closed or cancelled (its forms are locked).
     """
-    visit = await get_visit(session, visit_id)
-    if visit.status in FINAL:
+    # Lock the visit row (PostgreSQL; SQLite serialises writers anyway) so a form write and
+    # a concurrent close cannot both commit: whichever comes second sees the other's result.
+    row = await VisitRepository(session).get(visit_id, for_update=True)
+    if row is None:
+        raise NotFound("Visit not found")
+    if row.status in FINAL:
         raise VisitClosed("The visit is closed; its forms are locked")
-    return visit
+    return VisitRead.model_validate(row)
 
 
 async def read_visit(session: AsyncSession, actor: Principal, visit_id: uuid.UUID) -> VisitRead:
@@ -211,7 +217,7 @@ async def update_visit(
     if DIAGNOSIS_FIELDS & fields.keys() and not actor.can(Perm.DIAGNOSIS_WRITE):
         raise Forbidden("Only physicians update diagnoses")
     repo = VisitRepository(session)
-    visit = await repo.get(visit_id)
+    visit = await repo.get(visit_id, for_update=True)
     if visit is None:
         raise NotFound("Visit not found")
     if visit.version != expected:
