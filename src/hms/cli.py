@@ -80,6 +80,7 @@ def create_user(
 @app.command("import-fhir")
 def import_fhir(
     paths: Annotated[list[Path], typer.Argument(
+        metavar="PATH",
         help="FHIR R4 Bundle files (.json, .json.gz) or folders (searched recursively)")],
 ) -> None:
     """Import FHIR R4 Bundles (e.g. Synthea) into patients, visits, vital signs and

@@ -359,7 +359,8 @@ def _check_urn_references(bundle: ParsedBundle, raw_entries: list[Any],
         for reference in _references(resource):
             if reference.startswith("urn:uuid:") and bundle.lookup(reference) is None:
                 rtype = resource.get("resourceType", "resource")
-                raise InvalidBundle(f"{rtype} entry {position}: reference {reference} is not "
+                raise InvalidBundle(f"{_safe_ref(str(rtype))} entry {position}: reference "
+                                    f"{_safe_ref(reference)} is not "
                                     "in the bundle")
 
 

@@ -189,7 +189,6 @@ async def create_patient(
             Patient id); an imported record need not carry a national ID.
         audit: record a CREATE audit event (importers that audit in bulk pass False).
         deceased_at: time of death (UTC-aware) for an imported record of a deceased patient.
-        deceased_at: time of death (UTC), for imported records of deceased patients.
 
     Returns:
         The stored patient; ``version`` is 1.
