@@ -126,7 +126,7 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-def app(db: Database, connection: AsyncConnection, settings: Settings):  # noqa: ANN201
+def app(db: Database, connection: AsyncConnection, settings: Settings):
     """The app with request sessions joined to the test's outer transaction."""
     application = create_app(settings, db=db)
 
@@ -161,7 +161,7 @@ def app(db: Database, connection: AsyncConnection, settings: Settings):  # noqa:
 
 
 @pytest.fixture
-async def client(app) -> AsyncIterator[AsyncClient]:  # noqa: ANN001
+async def client(app) -> AsyncIterator[AsyncClient]:
     """An httpx client talking to the app in-process."""
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as c:
         yield c
@@ -178,7 +178,7 @@ async def committed_app(db: Database, settings: Settings) -> AsyncIterator[objec
 
 
 @pytest.fixture
-async def committed_client(committed_app) -> AsyncIterator[AsyncClient]:  # noqa: ANN001
+async def committed_client(committed_app) -> AsyncIterator[AsyncClient]:
     """An httpx client for :func:`committed_app`."""
     async with AsyncClient(transport=ASGITransport(app=committed_app),
                            base_url="http://testserver") as c:

@@ -65,7 +65,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
 SESSION_ENDING = {("POST", "/api/v1/auth/logout")}
 
 
-def _routes(app) -> list[tuple[str, str]]:  # noqa: ANN001
+def _routes(app) -> list[tuple[str, str]]:
     out = []
     for path, item in app.openapi()["paths"].items():
         for method in item:

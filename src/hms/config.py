@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "hms-development-secret-change-me-in-production-0000"  # noqa: S105
+DEV_JWT_SECRET = "hms-development-secret-change-me-in-production-0000"
 
 
 class Settings(BaseSettings):

@@ -431,5 +431,10 @@ async def search_patients(
         "criteria": used, "total": total, "page": page.page,
         "patient_ids": [str(p.id) for p in items],
     })
+    # Each returned patient's data was disclosed: one READ per patient keeps "who saw
+    # patient X" answerable from the patient_id column alone.
+    for p in items:
+        await audit_service.record(session, AuditAction.READ, ENTITY, p.id, patient_id=p.id,
+                                   changes={"via": "search"})
     return Page[PatientRead](items=items, total=total, page=page.page,
                              page_size=page.page_size)
