@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=4, ge=1, le=16)
     upload_max_bytes: int = 20 * 1024 * 1024
     broker_url: str | None = None
+    reports_queue: str = Field(default="hms-reports", description="Celery queue of exports")
     redis_url: str | None = None
     cors_origins: list[str] = []
     log_level: str = "INFO"

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from openpyxl import load_workbook
 
-from hms.config import Settings
+from hms.config import Settings, get_settings
 from hms.core.permissions import Role
 from hms.db.session import Database, unit_of_work
 from hms.reports.celery_app import _sender
@@ -43,7 +43,10 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh queue name, set for this process (the API side) and removed afterwards."""
     name = f"hms-reports-test-{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("HMS_REPORTS_QUEUE", name)
+    get_settings.cache_clear()
     yield name
+    monkeypatch.delenv("HMS_REPORTS_QUEUE")
+    get_settings.cache_clear()
     _sender.cache_clear()
     client = redis.Redis.from_url(BROKER_URL)
     for key in client.scan_iter(match=f"*{name}*"):

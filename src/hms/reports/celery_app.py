@@ -22,21 +22,12 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Celery, Task
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hms.config import get_settings
 from hms.db.session import Database
 from hms.reports.errors import ReportJobNotFound
 
 TASK_NAME = "hms.reports.build_export"
-
-
-class QueueSettings(BaseSettings):
-    """``HMS_REPORTS_QUEUE``: the Celery queue of report exports."""
-
-    model_config = SettingsConfigDict(env_prefix="HMS_", env_file=".env", extra="ignore")
-
-    reports_queue: str = "hms-reports"
 
 
 def make_celery(broker_url: str | None, queue: str | None = None) -> Celery:
@@ -47,7 +38,7 @@ def make_celery(broker_url: str | None, queue: str | None = None) -> Celery:
     """
     celery = Celery("hms", broker=broker_url, backend=None, set_as_current=False)
     celery.conf.update(
-        task_default_queue=queue or QueueSettings().reports_queue,
+        task_default_queue=queue or get_settings().reports_queue,
         task_serializer="json",
         accept_content=["json"],
         task_acks_late=True,
@@ -106,7 +97,7 @@ def send_build_export(broker_url: str, job_id: uuid.UUID) -> None:
     Raises:
         kombu/redis errors when the broker cannot be reached.
     """
-    sender = _sender(broker_url, QueueSettings().reports_queue)
+    sender = _sender(broker_url, get_settings().reports_queue)
     sender.send_task(TASK_NAME, args=[str(job_id)], retry=True,
                      retry_policy={"max_retries": 2, "interval_start": 0.2,
                                    "interval_step": 0.5, "interval_max": 1.0})
