@@ -1,0 +1,23 @@
+"""identity security
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-22
+
+Placeholder reserved for helper A1: lockout, password expiry, MFA, sessions; filled in by that work.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
