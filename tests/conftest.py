@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 TEST_DB = os.environ.get("HMS_TEST_DB", "sqlite").lower()
@@ -31,9 +31,15 @@ os.environ.setdefault("HMS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("HMS_ARGON2_TIME_COST", "1")
 os.environ.setdefault("HMS_ARGON2_MEMORY_KIB", "1024")
 os.environ.setdefault("HMS_ARGON2_PARALLELISM", "1")
+# The suite's admin users would otherwise be restricted until they enrol MFA; the MFA tests
+# turn enforcement on explicitly (tests/identity/test_mfa.py).
+os.environ.setdefault("HMS_MFA_ENFORCED", "false")
 os.environ.pop("HMS_DATABASE_URL", None)
 os.environ.pop("HMS_BROKER_URL", None)
 os.environ.pop("HMS_REDIS_URL", None)
+# Rate limits off for the suite (and the schemathesis servers, which inherit this
+# environment); tests/identity/test_rate_limits.py turns them on with its own settings.
+os.environ["HMS_RATE_LIMIT_ENABLED"] = "false"
 
 from hms.config import Settings, get_settings  # noqa: E402
 from hms.db.base import Base  # noqa: E402
@@ -173,8 +179,50 @@ async def committed_app(db: Database, settings: Settings) -> AsyncIterator[objec
     application = create_app(settings, db=db)
     yield application
     async with db.engine.begin() as conn:
-        for table in reversed(target_metadata().sorted_tables):
+        await delete_all_rows(conn)
+
+
+async def delete_all_rows(conn: AsyncConnection) -> None:
+    """Delete every row of every hms table but the seeded reference data, in the caller's
+    transaction.
+
+    ``audit_log`` is append-only on PostgreSQL (trigger from migration 0007, no escape hatch
+    in it): the wipe disables that trigger inside this transaction only. ``ALTER TABLE`` is
+    transactional and needs the table's owner, the same privilege that could drop the
+    trigger anyway, so the test harness gains no power the application role should lack.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+    for table in reversed(target_metadata().sorted_tables):
+        if table.name not in SEEDED_TABLES:
             await conn.execute(delete(table))
+    if postgres:
+        await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+
+
+#: Reference data the migrations seed (roles are data): kept when a committed test wipes.
+SEEDED_TABLES = frozenset({"roles", "role_permissions", "permission_catalogue"})
+
+
+@pytest.fixture(autouse=True)
+async def _seeded_roles(request: pytest.FixtureRequest) -> None:
+    """Every database test starts with the roles the migrations seed: a test that wiped
+    every table (committed data) must not leave the next one without permissions."""
+    if "db" not in request.fixturenames:
+        return
+    from sqlalchemy import func, select
+
+    from hms.identity.models import RoleDefinition
+    from hms.identity.roles import sync_permission_catalogue
+
+    database: Database = request.getfixturevalue("db")
+    async with database.engine.connect() as conn:
+        conn = await conn.execution_options(hms_read_only=True)
+        seeded = await conn.scalar(select(func.count()).select_from(RoleDefinition))
+    if not seeded:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(sync_permission_catalogue)
 
 
 @pytest.fixture

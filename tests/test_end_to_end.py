@@ -2,6 +2,10 @@
 
 Real commits (the FHIR importer and the report jobs use their own transactions), real
 logins; every table is wiped afterwards by the ``committed_app`` fixture.
+
+The day itself is :func:`run_visit_archive_day`, reused by ``tests/security/test_logs.py``
+which runs it with every logger at DEBUG and searches the logs for the patient values it
+returns.
 """
 
 from __future__ import annotations
@@ -50,8 +54,13 @@ async def _poll_job(client: AsyncClient, h: dict[str, str], status_url: str) -> 
     raise AssertionError(f"export job did not finish: {job}")
 
 
-async def test_a_day_at_the_visit_archive(committed_client: AsyncClient, db, tmp_path):
-    client = committed_client
+def _unmasked(*values: object) -> list[str]:
+    return [str(v) for v in values if v not in (None, "") and "*" not in str(v)]
+
+
+async def run_visit_archive_day(client: AsyncClient, db, tmp_path: Path) -> list[str]:
+    """Seed 001's five scenarios with assertions; returns every patient value used (names,
+    identifiers, dates of birth, clinical values and text, file names) as strings."""
     # Real input: the demo Synthea bundles.
     bundles = tmp_path / "bundles"
     shutil.copytree(fhir_service.demo_bundle_dir(), bundles)
@@ -202,3 +211,24 @@ async def test_a_day_at_the_visit_archive(committed_client: AsyncClient, db, tmp
                                         action="update") == 2
         assert await audit.count_events(s, patient_id=uuid.UUID(patient["id"]),
                                         action="download") == 1
+
+    return [
+        # the registered patient and the imported one found by name
+        ssn, phone, "Mona Abdel Rahman", "Abdel Rahman", "1987-03-14", patient["patient_number"],
+        *_unmasked(imported.get("full_name"), imported.get("given_name"),
+                   imported.get("family_name"), imported.get("national_id"),
+                   imported.get("mobile"), imported.get("date_of_birth"),
+                   imported["patient_number"]),
+        # SH.MR.FRM.05 (vital signs, BMI, pain, Morse total, notes)
+        "37.2", "88", "132", "84", "18", "97", "165", "25.7", "60", "left hip", "3 hours",
+        "Fell in the kitchen this morning.", "Fall at home", "late edit",
+        # SH.MR.FRM.04 and the diagnosis
+        "Fall, hip pain", "Undisplaced femoral neck fracture", "Left femoral neck fracture",
+        "Orthopaedic review", "Fracture of neck of left femur", "S72.002A",
+        # documents: client file names, the scanned text, the DICOM header's patient
+        "frm05-scan.pdf", "ct.dcm", "scanned nursing form", "CompressedSamples^CT1", "1CT1",
+    ]
+
+
+async def test_a_day_at_the_visit_archive(committed_client: AsyncClient, db, tmp_path):
+    await run_visit_archive_day(committed_client, db, tmp_path)

@@ -31,14 +31,24 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/auth/refresh"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): SIGNED_IN,
     ("GET", "/api/v1/auth/me"): SIGNED_IN,
+    ("POST", "/api/v1/auth/logout-all"): SIGNED_IN,
+    ("POST", "/api/v1/auth/change-password"): SIGNED_IN,
+    ("GET", "/api/v1/auth/sessions"): SIGNED_IN,
+    ("DELETE", "/api/v1/auth/sessions/{session_id}"): SIGNED_IN,
+    ("POST", "/api/v1/auth/mfa/enroll"): SIGNED_IN,
+    ("POST", "/api/v1/auth/mfa/confirm"): SIGNED_IN,
+    ("POST", "/api/v1/auth/mfa/disable"): SIGNED_IN,
     ("GET", "/api/v1/admin/users"): ADMINS,
     ("POST", "/api/v1/admin/users"): ADMINS,
     ("PUT", "/api/v1/admin/users/{user_id}"): ADMINS,
+    ("GET", "/api/v1/admin/roles"): ADMINS,  # role:manage
+    ("PUT", "/api/v1/admin/roles/{role}/permissions"): ADMINS,
     ("GET", "/api/v1/patients/search"): CLINICAL,
     ("POST", "/api/v1/patients"): NURSING,
     ("GET", "/api/v1/patients/{patient_ssn}"): CLINICAL,
     ("PUT", "/api/v1/patients/{patient_ssn}"): NURSING,
     ("GET", "/api/v1/patients/{patient_ssn}/history"): CLINICAL,
+    ("GET", "/api/v1/patients/{patient_ssn}/identifiers"): NURSING,  # patient:read_identifiers
     ("GET", "/api/v1/visits"): CLINICAL,
     ("POST", "/api/v1/visits"): NURSING,
     ("GET", "/api/v1/visits/{visit_id}"): CLINICAL,
@@ -59,10 +69,18 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/api/v1/reports/export/{report_type}"): ADMINS,
     ("GET", "/api/v1/reports/jobs/{job_id}"): ADMINS,
     ("GET", "/api/v1/reports/jobs/{job_id}/download"): ADMINS,
+    ("GET", "/api/v1/audit-logs"): ADMINS,  # audit:read
+    ("GET", "/api/v1/patients/{patient_ssn}/export"): ADMINS,  # patient:export
+    ("GET", "/api/v1/patients/{patient_ssn}/legal-hold"): ADMINS,  # patient:legal_hold
+    ("PUT", "/api/v1/patients/{patient_ssn}/legal-hold"): ADMINS,
+    ("POST", "/api/v1/patients/{patient_ssn}/erasure-requests"): ADMINS,  # patient:erase
+    ("GET", "/api/v1/erasure-requests"): ADMINS,
+    ("GET", "/api/v1/erasure-requests/{request_id}"): ADMINS,
 }
 
-# Routes that end the caller's session: called last so they do not spoil the other calls.
-SESSION_ENDING = {("POST", "/api/v1/auth/logout")}
+# Routes that end the caller's session: called last, each with a fresh login, so they do
+# not spoil the other calls.
+SESSION_ENDING = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/logout-all")}
 
 
 def _routes(app) -> list[tuple[str, str]]:
@@ -75,7 +93,8 @@ def _routes(app) -> list[tuple[str, str]]:
 
 
 def _concrete(path: str) -> str:
-    fillers = {"report_type": "dashboard", "patient_ssn": "PT-19000101-0001"}
+    fillers = {"report_type": "dashboard", "patient_ssn": "PT-19000101-0001",
+               "role": "receptionist"}
     out = path
     while "{" in out:
         start, end = out.index("{"), out.index("}")
@@ -91,15 +110,17 @@ def test_matrix_lists_exactly_the_app_routes(app):
 
 
 @pytest.fixture
-async def role_tokens(client, session) -> dict[Role, str]:
-    tokens = {}
-    for role in Role:
-        user = await make_user(session, role)
-        tokens[role] = (await login(client, user.username))["access_token"]
-    return tokens
+async def role_usernames(session) -> dict[Role, str]:
+    return {role: (await make_user(session, role)).username for role in Role}
 
 
-async def test_every_route_with_every_role(client, app, role_tokens):
+@pytest.fixture
+async def role_tokens(client, role_usernames) -> dict[Role, str]:
+    return {role: (await login(client, name))["access_token"]
+            for role, name in role_usernames.items()}
+
+
+async def test_every_route_with_every_role(client, app, role_tokens, role_usernames):
     routes = sorted(_routes(app), key=lambda r: r in SESSION_ENDING)
     failures = []
     for method, path in routes:
@@ -114,6 +135,8 @@ async def test_every_route_with_every_role(client, app, role_tokens):
         if anonymous.status_code != 401:
             failures.append(f"{method} {path} without token: {anonymous.status_code}")
         for role, token in role_tokens.items():
+            if (method, path) in SESSION_ENDING:
+                token = (await login(client, role_usernames[role]))["access_token"]
             resp = await client.request(method, url, headers={
                 "Authorization": f"Bearer {token}"}, **kwargs)
             if role in allowed and resp.status_code in (401, 403):
@@ -121,4 +144,76 @@ async def test_every_route_with_every_role(client, app, role_tokens):
             if role not in allowed and resp.status_code != 403:
                 failures.append(f"{method} {path} {role}: {resp.status_code}, expected 403")
             assert resp.status_code < 500, f"{method} {path} {role}: {resp.text}"
+    assert failures == []
+
+
+# -- scope checks: visit-scoped routes with a department-scoped role ----------------------
+
+#: Every route that names one visit, or a document of one. With ``visit:read:department``
+#: another department's record answers 404 (out of scope = not found, STYLE.md 6) and the
+#: caller's own department's record does not.
+VISIT_SCOPED = sorted(r for r in MATRIX if "{visit_id}" in r[1] or "{document_id}" in r[1])
+
+
+def _scoped_call(method: str, path: str, visit_id: str, document_id: str) -> tuple[str, dict]:
+    from tests.documents.factories import make_pdf
+    from tests.forms.factories import nursing_body, radiology_body
+
+    url = path.replace("{visit_id}", visit_id).replace("{document_id}", document_id)
+    if method == "GET":
+        return url, {}
+    if path.endswith("/documents"):
+        return url, {"files": {"file": ("scan.pdf", make_pdf(), "application/pdf")}}
+    if path.endswith("/nursing-assessment"):
+        return url, {"json": nursing_body() if method == "POST"
+                     else {**nursing_body(), "version": 1}}
+    if path.endswith("/radiology-assessment"):
+        return url, {"json": radiology_body()}
+    return url, {"json": {"notes": "Reviewed.", "version": 1}}
+
+
+async def test_visit_scoped_routes_with_department_scope(client, session):
+    from hms.core.permissions import default_grants
+    from tests.documents.factories import make_pdf, upload
+    from tests.forms.factories import nursing_body
+    from tests.visits.factories import make_visit
+
+    admin_user = await make_user(session, SA)
+    admin_token = (await login(client, admin_user.username))["access_token"]
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    records = {}
+    for department in ("Cardiology", "Radiology"):
+        visit = await make_visit(session, department=department)
+        resp = await client.post(f"/api/v1/visits/{visit.id}/nursing-assessment",
+                                 headers=admin, json=nursing_body())
+        assert resp.status_code == 201, resp.text
+        doc = await upload(client, visit.id, admin, make_pdf())
+        assert doc.status_code == 201, doc.text
+        records[department] = (str(visit.id), doc.json()["id"])
+
+    exercised = set()
+    failures = []
+    for role in (PH, NU):
+        grants = [g.replace("visit:read:all", "visit:read:department")
+                   .replace("patient:read:all", "patient:read:department")
+                  for g in default_grants(role)]
+        resp = await client.put(f"/api/v1/admin/roles/{role.value}/permissions",
+                                headers=admin, json={"permissions": grants})
+        assert resp.status_code == 200, resp.text
+        user = await make_user(session, role, department="cardiology")
+        token = (await login(client, user.username))["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        for method, path in VISIT_SCOPED:
+            if role not in MATRIX[(method, path)]:
+                continue
+            exercised.add((method, path))
+            for department, must_hide in (("Radiology", True), ("Cardiology", False)):
+                url, kwargs = _scoped_call(method, path, *records[department])
+                resp = await client.request(method, url, headers=headers, **kwargs)
+                assert resp.status_code < 500, f"{method} {path} {role}: {resp.text}"
+                hidden = resp.status_code == 404
+                if hidden != must_hide:
+                    failures.append(f"{role} {method} {path} {department}: "
+                                    f"{resp.status_code} {resp.text[:100]}")
+    assert exercised == set(VISIT_SCOPED), "a visit-scoped route was not checked"
     assert failures == []

@@ -110,6 +110,107 @@ def import_fhir(
         raise typer.Exit(1)
 
 
+# -- rotate-keys (helper B) ------------------------------------------------------------------
+@app.command("rotate-keys")
+def rotate_keys(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000,
+                                            help="Rows per batch (one transaction each)")] = 500,
+) -> None:
+    """Re-encrypt every encrypted value (patient identifiers, contact details) whose key id
+    is not HMS_ENCRYPTION_ACTIVE_KEY, in batches; prints counts per column, never values.
+    Idempotent: a second run re-encrypts nothing. Rotation: add the new key to
+    HMS_ENCRYPTION_KEYS, make it HMS_ENCRYPTION_ACTIVE_KEY, restart the app, run this, then
+    remove the old key. The blind-index key (HMS_BLIND_INDEX_KEY) is not rotated here: a new
+    index key means recomputing every index from the plaintext (a full re-index)."""
+    from hms.db.key_rotation import RotationReport
+    from hms.db.key_rotation import rotate_keys as rotate
+    from hms.db.session import Database, unit_of_work
+
+    async def run() -> RotationReport:
+        db = Database(get_settings().effective_database_url)
+        try:
+            return await rotate(lambda: unit_of_work(db), batch_size=batch_size)
+        finally:
+            await db.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except Exception as exc:  # wrong keys, database unreachable: the reason, no traceback
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for line in report.lines():
+        typer.echo(line)
+
+
+# -- end rotate-keys
+
+
+# -- audit verify (helper C) -----------------------------------------------------------------
+audit_app = typer.Typer(help="The audit trail", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000,
+                                            help="Rows read per query")] = 1000,
+    anchor: Annotated[str | None, typer.Option(
+        metavar="SEQ:HASH",
+        help="A tail printed by an earlier verify and kept elsewhere: the row must still "
+             "have that hash (catches rows deleted from the end and a re-hashed history)",
+    )] = None,
+) -> None:
+    """Walk the audit hash chain in seq order and report OK with the row count and the
+    tail (keep it: it is the next --anchor), or the FIRST altered, inserted or deleted row.
+    Exits 1 when the chain is broken. Read-only; prints row numbers and ids, never audited
+    values."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hms.audit import service as audit_service
+    from hms.audit.schemas import ChainVerification
+    from hms.db.session import Database
+
+    pin: tuple[int, str] | None = None
+    if anchor is not None:
+        seq_text, _, digest = anchor.partition(":")
+        if not (seq_text.isdigit() and len(digest) == 64
+                and all(c in "0123456789abcdefABCDEF" for c in digest)):
+            typer.echo("error: --anchor must be SEQ:HASH (a row number and 64 hex digits)",
+                       err=True)
+            raise typer.Exit(2)
+        pin = (int(seq_text), digest.lower())
+
+    async def run() -> ChainVerification:
+        db = Database(get_settings().effective_database_url)
+        try:
+            async with db.engine.connect() as conn:
+                # Plain BEGIN (not IMMEDIATE) on SQLite: the walk never blocks writers.
+                conn = await conn.execution_options(hms_read_only=True)
+                async with AsyncSession(bind=conn) as session:
+                    return await audit_service.verify_chain(session, batch_size=batch_size,
+                                                            anchor=pin)
+        finally:
+            await db.dispose()
+
+    try:
+        result = asyncio.run(run())
+    except Exception as exc:  # database unreachable or not migrated: the reason, no traceback
+        typer.echo(f"error: {type(exc).__name__}: the audit trail could not be read; is the "
+                   "database reachable and migrated (hms migrate)?", err=True)
+        raise typer.Exit(1) from exc
+    if result.ok:
+        typer.echo(f"OK: {result.checked} audit rows verified; tail "
+                   f"{result.last_seq}:{result.last_hash}")
+        return
+    typer.echo(f"FAILED: {result.kind} at row {result.seq}: {result.detail}", err=True)
+    typer.echo(f"{result.checked} rows before it are intact (last good row {result.last_seq})",
+               err=True)
+    raise typer.Exit(1)
+
+
+# -- end audit verify
+
+
 DEMO_ROLES = [Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.RECEPTIONIST, Role.PHARMACIST,
               Role.LAB_TECHNICIAN, Role.BILLING_OFFICER, Role.SUPER_ADMIN]
 
@@ -123,8 +224,6 @@ def demo(
 ) -> None:
     """Migrate, create one demo user per role (printing the passwords), import the demo
     patients (Synthea FHIR bundles shipped in data/synthea), then serve."""
-    import secrets
-
     from hms.db.migrate import upgrade
     from hms.db.session import Database, unit_of_work
     from hms.fhir import service as fhir_service
@@ -143,12 +242,14 @@ def demo(
             async with unit_of_work(db) as session:
                 for role in DEMO_ROLES:
                     username = f"demo_{role.value}"
-                    password = secrets.token_urlsafe(12)
+                    password = identity_service.generate_password()
                     user, created = await identity_service.ensure_user(
                         session, username, password, role, f"Demo {role.value.replace('_', ' ')}")
                     if not created:  # new password each run: it is printed only once
                         await identity_service.update_user(
-                            session, user.id, UserUpdate(password=password, is_active=True))
+                            session, user.id,
+                            UserUpdate(password=password, is_active=True, unlock=True,
+                                       reset_mfa=True))
                         await identity_service.clear_password_change(session, user.id)
                     accounts.append((role.value, username, password))
             report = await fhir_service.import_paths(db, [fhir_service.demo_bundle_dir()])
@@ -163,7 +264,18 @@ def demo(
         typer.echo(f"  {role:<16} {username:<22} {password}")
     typer.echo(f"\nAPI docs: http://{host}:{port}/docs")
     if serve_after:
+        # The demo admins have no authenticator app: relax the MFA enrolment requirement
+        # for this server process only, and say so.
+        os.environ["HMS_MFA_ENFORCED"] = "false"
+        get_settings.cache_clear()
+        typer.echo("\nMFA enforcement is RELAXED for this demo server (HMS_MFA_ENFORCED=false):"
+                   " admin and super_admin may work without enrolling MFA. `hms serve` "
+                   "enforces it.")
         serve(host=host, port=port, workers=1)
+    else:
+        typer.echo("\nNote: `hms serve` enforces MFA enrolment for "
+                   f"{', '.join(get_settings().mfa_required_roles)} (restricted sessions "
+                   "until enrolled) unless HMS_MFA_ENFORCED=false.")
 
 
 def main() -> None:

@@ -36,11 +36,57 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
     argon2_memory_kib: int = Field(default=65536, ge=8, le=4_194_304)
     argon2_parallelism: int = Field(default=4, ge=1, le=16)
+    # Password policy and account protection (hms.identity.password_policy; NIST SP 800-63B
+    # section 5.1.1.2; seed 003 NFR-SEC-001). 0 days disables password expiry.
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    password_min_classes: int = Field(default=3, ge=1, le=4)
+    password_max_age_days: int = Field(default=90, ge=0)
+    lockout_threshold: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1)
+    # TOTP MFA (RFC 6238). The TOTP secrets are stored AES-256-GCM encrypted with a key
+    # derived from mfa_encryption_key (unset: derived from jwt_secret; set it in production so
+    # rotating the JWT key does not make the enrolled authenticators unreadable).
+    mfa_encryption_key: str | None = None
+    mfa_required_roles: list[str] = ["admin", "super_admin"]
+    mfa_enforced: bool = Field(
+        default=True, description="False relaxes the MFA enrolment requirement (hms demo)")
     upload_max_bytes: int = 20 * 1024 * 1024
     broker_url: str | None = None
     reports_queue: str = Field(default="hms-reports", description="Celery queue of exports")
     redis_url: str | None = None
+    # Rate limits of the login, refresh and password routes (hms.core.ratelimit): "N/unit"
+    # or "N/Munit" (s, m, h, d), e.g. "20/minute", "5/10s". Counters live in Redis when
+    # redis_url is set (shared by every worker), in process memory otherwise. The login
+    # limits also apply to change-password and the MFA routes (counted separately).
+    rate_limit_enabled: bool = True
+    rate_limit_login_per_ip: str = "20/minute"
+    rate_limit_login_per_account: str = "10/minute"
+    rate_limit_refresh_per_ip: str = "60/minute"
+    rate_limit_refresh_per_account: str = "30/minute"
+    rate_limit_key_prefix: str = "hms:rl"
     cors_origins: list[str] = []
+    # Encryption at rest of patient identifiers (hms.core.crypto). Unset: development keys
+    # derived from jwt_secret (refused in production). Keys are base64 of 32 random bytes.
+    encryption_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON {"key_id": "base64 32-byte AES-256 key", ...}; old ids stay to decrypt',
+    )
+    encryption_active_key: str | None = Field(
+        default=None, description="Id in encryption_keys that encrypts new values")
+    blind_index_key: str | None = Field(
+        default=None, description="base64 32-byte HMAC-SHA256 key of the search blind indexes")
+    # Host header allow-list (Starlette TrustedHostMiddleware; "*.example.org" wildcards,
+    # "*" disables the check). The default fits `hms demo`, `hms serve` on loopback and tests.
+    trusted_hosts: list[str] = ["localhost", "127.0.0.1", "[::1]", "testserver", "*.localhost"]
+    # Request bodies above this size get 413 (JSON and form routes; the document upload has
+    # its own limit, upload_max_bytes).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Strict-Transport-Security max-age; sent in production and on every HTTPS request.
+    hsts_seconds: int = Field(default=31_536_000, ge=0)
+    # Medical records are kept this many years after the patient's last visit before an
+    # erasure request can be honoured (seed 003 NFR-COMP-002 "retain medical records for
+    # minimum 7 years"; hms.privacy).
+    record_retention_years: int = Field(default=7, ge=1, le=100)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -48,6 +94,15 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("rate_limit_login_per_ip", "rate_limit_login_per_account",
+                     "rate_limit_refresh_per_ip", "rate_limit_refresh_per_account")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from hms.core.ratelimit import Rate
+
+        Rate.parse(value)  # ValueError -> a settings error naming the variable
+        return value
 
     @property
     def effective_database_url(self) -> str:

@@ -11,13 +11,16 @@ from fastapi import APIRouter
 
 def domain_routers() -> list[APIRouter]:
     """Routers of the domain modules, in mount order."""
+    from hms.audit.router import router as audit
     from hms.clinical.router import router as clinical
     from hms.documents.router import router as documents
     from hms.fhir.router import router as fhir
     from hms.forms.router import router as forms
     from hms.patients.router import router as patients
+    from hms.privacy.router import router as privacy
     from hms.records.router import router as records
     from hms.reports.router import router as reports
     from hms.visits.router import router as visits
 
-    return [patients, records, visits, clinical, forms, documents, reports, fhir]
+    return [patients, records, visits, clinical, forms, documents, reports, fhir, privacy,
+            audit]

@@ -24,7 +24,7 @@ async def test_failed_commit_returns_5xx_and_keeps_nothing(db, settings):
         return {"status": "ok"}
 
     async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False),
-                           base_url="http://t") as client:
+                           base_url="http://testserver") as client:
         resp = await client.post("/_test/broken-commit")
     assert resp.status_code >= 500
     from sqlalchemy import select

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from hms.db.migrate import target_metadata
 from hms.db.session import Database
 from hms.fhir.service import demo_bundle_dir
+from tests.conftest import delete_all_rows
 
 LOINC = "http://loinc.org"
 VITAL_SIGNS = [{"coding": [{
@@ -144,8 +145,7 @@ def demo_index() -> list[dict[str, str]]:
 async def wipe(db: Database) -> None:
     """Delete every row of every hms table (the import commits for real)."""
     async with db.engine.begin() as conn:
-        for tbl in reversed(target_metadata().sorted_tables):
-            await conn.execute(delete(tbl))
+        await delete_all_rows(conn)  # keeps the seeded roles; audit_log trigger handled
 
 
 async def count_rows(db: Database, name: str,

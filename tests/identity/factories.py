@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from functools import lru_cache
+from typing import Any
 
 from httpx import AsyncClient
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.core.permissions import Role
 from hms.identity import service
+from hms.identity.models import User
 from hms.identity.passwords import hash_password
 from hms.identity.schemas import UserCreate, UserRead
 
@@ -51,4 +55,21 @@ async def auth_headers(client: AsyncClient, session: AsyncSession, role: Role
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
-__all__ = ["PASSWORD", "_hash", "auth_headers", "login", "make_user"]
+async def set_user_columns(session: AsyncSession, user_id: uuid.UUID, **values: Any) -> None:
+    """Write columns of a user row directly (to move a lock or a password age in time)."""
+    await session.execute(update(User).where(User.id == user_id).values(**values))
+    await session.commit()
+    session.expire_all()
+
+
+async def user_columns(session: AsyncSession, user_id: uuid.UUID, *names: str
+                       ) -> dict[str, Any]:
+    """Current values of some columns of a user row, read fresh from the database."""
+    session.expire_all()
+    row = (await session.execute(
+        select(*(getattr(User, n) for n in names)).where(User.id == user_id))).one()
+    return dict(zip(names, row, strict=True))
+
+
+__all__ = ["PASSWORD", "_hash", "auth_headers", "login", "make_user", "set_user_columns",
+           "user_columns"]

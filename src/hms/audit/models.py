@@ -6,14 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hms.db.base import Base, new_id, utcnow
 
 
 class AuditEvent(Base):
-    """One audited action. Rows are only ever inserted."""
+    """One audited action. Rows are only ever inserted (PostgreSQL refuses UPDATE, DELETE
+    and TRUNCATE by trigger).
+
+    ``seq``, ``prev_hash`` and ``row_hash`` form the hash chain (:mod:`hms.audit.chain`);
+    they are assigned when the row is flushed (:mod:`hms.audit.service`), never by callers.
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (
@@ -35,3 +40,6 @@ class AuditEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(400))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AuditAction(StrEnum):
@@ -25,7 +25,19 @@ class AuditAction(StrEnum):
     LOGOUT = "logout"
     TOKEN_REFRESH = "token_refresh"
     TOKEN_REUSE = "token_reuse"
+    # Identity hardening (issue 3): lockout, password change, MFA, session revocation.
+    LOGIN_LOCKED = "login_locked"
+    PASSWORD_CHANGE = "password_change"
+    MFA_ENROLL = "mfa_enroll"
+    MFA_ENABLE = "mfa_enable"
+    MFA_DISABLE = "mfa_disable"
+    MFA_RECOVERY_USED = "mfa_recovery_used"
+    SESSION_REVOKE = "session_revoke"
     DOWNLOAD = "download"
+    #: A patient's identifying data erased (hms.privacy); the rows stay, the values go.
+    ERASE = "erase"
+    # A patient's full (unmasked) identifiers read through their own route (issue 3).
+    READ_IDENTIFIERS = "read_identifiers"
 
 
 class AuditEventRead(BaseModel):
@@ -45,3 +57,34 @@ class AuditEventRead(BaseModel):
     ip: str | None
     user_agent: str | None
     request_id: str | None
+    seq: int = Field(description="Position in the hash chain (1, 2, 3...)")
+    prev_hash: str = Field(description="row_hash of the row before (64 zeros for row 1)")
+    row_hash: str = Field(description="SHA-256 of this row's canonical JSON and prev_hash")
+
+
+class AuditLogPage(BaseModel):
+    """A page of audit rows, newest first. Pass ``next_cursor`` back as ``cursor`` for the
+    next (older) page; it is null on the last page. No total: counting the trail is not
+    free (STYLE 7)."""
+
+    items: list[AuditEventRead]
+    next_cursor: str | None
+
+
+class ChainVerification(BaseModel):
+    """Result of walking the audit hash chain (``hms audit verify``).
+
+    ``ok`` is true when every row hashes to its ``row_hash``, links to the row before and
+    ``seq`` has no gap (and the anchor, if given, matches). Otherwise ``kind``, ``seq`` and
+    ``detail`` name the FIRST break found; ``checked`` rows before it are intact.
+    """
+
+    ok: bool
+    checked: int = Field(description="Rows verified intact (the good prefix)")
+    last_seq: int = Field(description="seq of the last intact row (0 when none)")
+    last_hash: str = Field(description="row_hash of the last intact row (the tail when ok)")
+    kind: str | None = Field(None, description="altered, inserted, deleted, anchor_mismatch")
+    seq: int | None = Field(None, description="The first broken row")
+    missing_from: int | None = None
+    missing_to: int | None = None
+    detail: str | None = None

@@ -1,21 +1,83 @@
 """Writing and reading the audit trail. Callers pass the session of their own transaction,
-so an audited change and its audit row commit (or roll back) together."""
+so an audited change and its audit row commit (or roll back) together.
+
+The trail is a hash chain (:mod:`hms.audit.chain`). Callers only ``record``; when the
+session flushes, :func:`_chain_new_events` (a ``before_flush`` listener on every ORM
+session) gives the new rows their ``seq``, ``prev_hash`` and ``row_hash`` in the order they
+were recorded. The first audit flush of a transaction takes the chain's append lock
+(PostgreSQL advisory transaction lock; SQLite's ``BEGIN IMMEDIATE`` already serialises
+writers), so two transactions can never chain to the same predecessor, and reads the tail
+(one probe of the unique ``seq`` index; on PostgreSQL lock and read are one round trip);
+later flushes of the same transaction continue from the tail it remembers. The lock is
+held to the end of the transaction: appends are serialised, reads are not.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
+from hms.audit.chain import GENESIS_HASH, HASHED_FIELDS, ChainWalker, row_hash
 from hms.audit.models import AuditEvent
-from hms.audit.schemas import AuditAction, AuditEventRead
+from hms.audit.repository import AuditRepository, EventFilter, lock_and_read_tail
+from hms.audit.schemas import (
+    AuditAction,
+    AuditEventRead,
+    AuditLogPage,
+    ChainVerification,
+)
 from hms.core import context
+from hms.core.errors import ValidationFailed
+from hms.db.base import new_id, utcnow
+
+#: ``session.info``: ``(seq, row_hash)`` of the chain tail as this transaction left it.
+#: Present only while the transaction holds the chain's append lock; dropped when any
+#: transaction of the session ends (a rolled-back SAVEPOINT takes its rows, and on
+#: PostgreSQL the lock taken inside it, with it).
+_TAIL = "hms.audit.chain_tail"
+
+
+# -- the hash chain, assigned at flush time -------------------------------------------------
+
+
+def _chain_new_events(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
+    """``before_flush``: give the session's new audit rows their place in the chain. The
+    first audit flush of a transaction takes the append lock and reads the tail (one round
+    trip); later flushes of the same transaction continue from the remembered tail."""
+    pending = [obj for obj in session.new
+               if isinstance(obj, AuditEvent) and obj.row_hash is None]
+    if not pending:
+        return
+    pending.sort(key=lambda obj: inspect(obj).insert_order)
+    tail = session.info.get(_TAIL)
+    if tail is None:
+        tail = lock_and_read_tail(session.connection()) or (0, GENESIS_HASH)
+    seq, prev = tail
+    for ev in pending:
+        if ev.id is None:
+            ev.id = new_id()
+        ev.occurred_at = (ev.occurred_at or utcnow()).astimezone(UTC)
+        seq += 1
+        ev.seq = seq
+        ev.prev_hash = prev
+        ev.row_hash = prev = row_hash({name: getattr(ev, name) for name in HASHED_FIELDS}, prev)
+    session.info[_TAIL] = (seq, prev)
+
+
+def _transaction_ended(session: Session, _transaction: SessionTransaction) -> None:
+    session.info.pop(_TAIL, None)
+
+
+event.listen(Session, "before_flush", _chain_new_events)
+event.listen(Session, "after_transaction_end", _transaction_ended)
 
 
 def _jsonable(value: Any) -> Any:
@@ -98,23 +160,134 @@ async def list_events(
     action: str | None = None,
     limit: int = 100,
 ) -> list[AuditEventRead]:
-    """Audit rows, newest first, filtered by the given fields."""
-    stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc()).limit(limit)
-    if entity_type:
-        stmt = stmt.where(AuditEvent.entity_type == entity_type)
-    if entity_id:
-        stmt = stmt.where(AuditEvent.entity_id == entity_id)
-    if patient_id:
-        stmt = stmt.where(AuditEvent.patient_id == patient_id)
-    if action:
-        stmt = stmt.where(AuditEvent.action == action)
-    rows = (await session.scalars(stmt)).all()
+    """Audit rows, newest first, filtered by the given fields (not audited: for services
+    and tests; the HTTP listing is :func:`page_events`)."""
+    rows = await AuditRepository(session).newest(
+        EventFilter(entity_type=entity_type, entity_id=entity_id, patient_id=patient_id,
+                    action=action), limit=limit)
+    return [AuditEventRead.model_validate(r) for r in rows]
+
+
+async def disclosures(
+    session: AsyncSession, patient_id: uuid.UUID, *, limit: int = 10_000
+) -> list[AuditEventRead]:
+    """The audit rows about one patient (who read, wrote, exported... their data, and when),
+    newest first, at most ``limit`` (for the patient's export: an accounting of
+    disclosures, HIPAA 45 CFR 164.528). Not audited: the caller audits the export."""
+    rows = await AuditRepository(session).newest(EventFilter(patient_id=patient_id),
+                                                 limit=limit)
     return [AuditEventRead.model_validate(r) for r in rows]
 
 
 async def count_events(session: AsyncSession, **filters: Any) -> int:
     """Number of audit rows matching equality ``filters`` on AuditEvent columns."""
-    stmt = select(func.count()).select_from(AuditEvent)
-    for key, value in filters.items():
-        stmt = stmt.where(getattr(AuditEvent, key) == value)
-    return int((await session.scalar(stmt)) or 0)
+    return await AuditRepository(session).count(**filters)
+
+
+async def page_events(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID | None = None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    patient_id: uuid.UUID | None = None,
+    action: str | None = None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> AuditLogPage:
+    """One page of the audit trail for auditors (``GET /audit-logs``), newest first.
+
+    Args:
+        user_id, entity_type, entity_id, patient_id, action: equality filters.
+        occurred_from, occurred_to: time window ``[from, to)``, UTC (naive = UTC).
+        cursor: ``next_cursor`` of the previous page (rows with a lower ``seq``).
+        limit: rows per page, 1..100.
+
+    Returns:
+        The rows and the cursor of the next page (None on the last page).
+
+    The listing is itself audited (action ``search`` on ``audit_log``: the filter names
+    used and the number of rows returned), since the trail discloses who saw which patient.
+    """
+    f = EventFilter(user_id=user_id, entity_type=entity_type, entity_id=entity_id,
+                    patient_id=patient_id, action=action,
+                    occurred_from=_utc(occurred_from, "from"),
+                    occurred_to=_utc(occurred_to, "to"))
+    before = int(cursor) if cursor else None
+    rows = await AuditRepository(session).page_by_seq(f, before_seq=before, limit=limit + 1)
+    items = [AuditEventRead.model_validate(r) for r in rows[:limit]]
+    next_cursor = str(items[-1].seq) if len(rows) > limit and items else None
+    used = [name for name, value in (
+        ("user_id", user_id), ("entity_type", entity_type), ("entity_id", entity_id),
+        ("patient_id", patient_id), ("action", action), ("from", occurred_from),
+        ("to", occurred_to), ("cursor", cursor)) if value is not None]
+    await record(session, AuditAction.SEARCH, "audit_log", None,
+                 changes={"filters": used, "returned": len(items)})
+    return AuditLogPage(items=items, next_cursor=next_cursor)
+
+
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    """``value`` as an aware UTC datetime (naive = UTC).
+
+    Raises:
+        ValidationFailed (422): the time cannot be expressed in UTC (e.g. year 1 at +14:00).
+    """
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValidationFailed("Time out of range", errors=[{
+            "field": field, "in": "query", "message": "out of the supported time range",
+            "type": "value_error"}]) from None
+
+
+async def verify_chain(
+    session: AsyncSession, *, batch_size: int = 1000, anchor: tuple[int, str] | None = None
+) -> ChainVerification:
+    """Walk the whole audit trail in ``seq`` order, ``batch_size`` rows at a time, and
+    report the first altered, inserted or deleted row.
+
+    Args:
+        batch_size: rows fetched per query (memory stays constant).
+        anchor: ``(seq, row_hash)`` recorded earlier (e.g. the tail printed by a previous
+            verify): the row must still exist with that hash. This catches what the chain
+            alone cannot: rows deleted from the end, or a history rewritten and re-hashed by
+            someone with write access to the table.
+
+    Returns:
+        ``ok`` with the count and tail, or the first break (see
+        :class:`~hms.audit.schemas.ChainVerification`). Reads only; writes no audit row.
+    """
+    repo = AuditRepository(session)
+    walker = ChainWalker()
+    after: int | None = None
+    while True:
+        batch = await repo.chain_batch(after, batch_size)
+        found = walker.feed(batch)
+        if found is not None:
+            return ChainVerification(
+                ok=False, checked=walker.count, last_seq=walker.last_seq,
+                last_hash=walker.last_hash, kind=found.kind.value, seq=found.seq,
+                missing_from=found.missing_from, missing_to=found.missing_to,
+                detail=found.detail)
+        if len(batch) < batch_size:
+            break
+        after = int(batch[-1]["seq"])
+    if anchor is not None:
+        seq, expected = anchor
+        row = await repo.row_by_seq(seq)
+        problem = None
+        if row is None:
+            problem = (f"anchor row {seq} is gone (the trail ends at row {walker.last_seq}): "
+                       "rows were deleted")
+        elif row["row_hash"] != expected.lower():
+            problem = f"anchor row {seq} has another hash now: the history was rewritten"
+        if problem is not None:
+            return ChainVerification(
+                ok=False, checked=walker.count, last_seq=walker.last_seq,
+                last_hash=walker.last_hash, kind="anchor_mismatch", seq=seq, detail=problem)
+    return ChainVerification(ok=True, checked=walker.count, last_seq=walker.last_seq,
+                             last_hash=walker.last_hash)

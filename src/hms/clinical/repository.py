@@ -48,3 +48,15 @@ class ClinicalRepository:
         stmt = (select(VitalSigns).where(VitalSigns.visit_id.in_(visit_ids))
                 .order_by(VitalSigns.recorded_at.desc()))
         return list(await self.session.scalars(stmt))
+
+    async def for_patient(self, patient_id: uuid.UUID) -> tuple[list[VitalSigns],
+                                                                 list[Diagnosis]]:
+        """Every vital-signs row and every diagnosis of a patient, oldest first (two
+        indexed queries)."""
+        vitals = await self.session.scalars(
+            select(VitalSigns).where(VitalSigns.patient_id == patient_id)
+            .order_by(VitalSigns.recorded_at, VitalSigns.id))
+        diagnoses = await self.session.scalars(
+            select(Diagnosis).where(Diagnosis.patient_id == patient_id)
+            .order_by(Diagnosis.recorded_at, Diagnosis.id))
+        return list(vitals), list(diagnoses)

@@ -158,3 +158,13 @@ async def vitals_for_visits(
         if row.visit_id is not None:
             out.setdefault(row.visit_id, []).append(VitalSignsRead.model_validate(row))
     return out
+
+
+async def clinical_record_of_patient(
+    session: AsyncSession, patient_id: uuid.UUID
+) -> tuple[list[VitalSignsRead], list[DiagnosisRead]]:
+    """Every set of vital signs and every diagnosis of a patient (with or without a visit),
+    oldest first, for the patient's data export. The caller audits."""
+    vitals, diagnoses = await ClinicalRepository(session).for_patient(patient_id)
+    return ([VitalSignsRead.model_validate(v) for v in vitals],
+            [DiagnosisRead.model_validate(d) for d in diagnoses])

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.core import context
 from hms.core.errors import Forbidden, Unauthorized
-from hms.core.permissions import Perm, Role
+from hms.core.permissions import SCOPABLE, Perm, Role, Scope, format_grant
+from hms.core.scoping import RowScope
 from hms.db.session import get_session
 
 
@@ -31,10 +32,47 @@ class Principal:
     permissions: frozenset[Perm]
     session_id: uuid.UUID
     token_id: str
+    #: Why this session may only use its own account routes, or None for a full session:
+    #: ``password_change_required`` (expired or admin-reset password) or
+    #: ``mfa_enrollment_required`` (the role must use MFA and has none). Decided on every
+    #: request from the user row, so changing the password or enrolling lifts it at once.
+    restriction: str | None = None
+    #: The user's department (compared case-insensitively), for ``:department`` scopes.
+    department: str | None = None
+    #: ``(permission, scope)`` pairs of the role's scopable permissions (seed 003 4.3). A
+    #: held scopable permission with no pair here counts as ``all``.
+    scopes: frozenset[tuple[Perm, Scope]] = frozenset()
 
     def can(self, perm: Perm) -> bool:
-        """True when the role grants ``perm``."""
+        """True when the role grants ``perm`` (at any scope)."""
         return perm in self.permissions
+
+    def scopes_of(self, perm: Perm) -> frozenset[Scope]:
+        """Every scope the role holds ``perm`` at; empty when it lacks ``perm``."""
+        if perm not in self.permissions:
+            return frozenset()
+        held = frozenset(s for p, s in self.scopes if p == perm)
+        return held or frozenset({Scope.ALL})
+
+    def scope_of(self, perm: Perm) -> Scope | None:
+        """The broadest scope the role holds ``perm`` at (``all`` > ``department`` >
+        ``own``), or None without ``perm``."""
+        held = self.scopes_of(perm)
+        for scope in (Scope.ALL, Scope.DEPARTMENT, Scope.OWN):
+            if scope in held:
+                return scope
+        return None
+
+    def row_scope(self, perm: Perm) -> RowScope:
+        """The rows ``perm`` reaches, for scoped repository queries."""
+        return RowScope(levels=self.scopes_of(perm), user_id=self.user_id,
+                        department=self.department)
+
+    @property
+    def grants(self) -> list[str]:
+        """The role's permission strings, e.g. ``visit:read:department``, sorted."""
+        return sorted(format_grant(p, s) for p in self.permissions for s in (
+            self.scopes_of(p) if p in SCOPABLE else (Scope.ALL,)))
 
 
 Authenticator = Callable[[AsyncSession, str], Awaitable[Principal]]
@@ -44,12 +82,35 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=F
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def current_principal(
+_RESTRICTION_DETAIL = {
+    "password_change_required": (
+        "Your password has expired or was reset: change it with POST "
+        "/api/v1/auth/change-password before using other routes"),
+    "mfa_enrollment_required": (
+        "Your role requires multi-factor authentication: enrol with POST "
+        "/api/v1/auth/mfa/enroll and /api/v1/auth/mfa/confirm before using other routes"),
+}
+
+
+class SessionRestricted(Forbidden):
+    """403 with ``code`` = the session's restriction (``password_change_required`` or
+    ``mfa_enrollment_required``): only the caller's own account routes answer."""
+
+    def __init__(self, restriction: str) -> None:
+        super().__init__(_RESTRICTION_DETAIL.get(restriction, "This session is restricted"))
+        self.code = restriction
+
+
+async def session_principal(
     request: Request,
     session: DbSession,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
-    """Resolve the bearer token to a :class:`Principal`.
+    """Resolve the bearer token to a :class:`Principal`, restricted sessions included.
+
+    Only the caller's own account routes use this directly (``/auth/me``,
+    ``/auth/change-password``, ``/auth/logout``, ``/auth/logout-all``, ``/auth/mfa/*``);
+    every other route goes through :func:`current_principal`.
 
     Raises:
         Unauthorized (401): no token, or the token is invalid, expired or revoked, or the
@@ -60,6 +121,22 @@ async def current_principal(
     authenticator: Authenticator = request.app.state.authenticator
     principal = await authenticator(session, token)
     context.bind_actor(principal.user_id, principal.username)
+    return principal
+
+
+SessionPrincipal = Annotated[Principal, Depends(session_principal)]
+
+
+async def current_principal(principal: SessionPrincipal) -> Principal:
+    """The authenticated caller, refused while the session is restricted.
+
+    Raises:
+        Unauthorized (401): see :func:`session_principal`.
+        SessionRestricted (403): code ``password_change_required`` or
+            ``mfa_enrollment_required`` until the caller fixes it.
+    """
+    if principal.restriction:
+        raise SessionRestricted(principal.restriction)
     return principal
 
 

@@ -93,12 +93,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HmsError)
     async def _hms(request: Request, exc: HmsError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        # Errors may carry response headers of their own (429's Retry-After).
+        headers.update(getattr(exc, "headers", None) or {})
         return _response(
             exc.status_code,
             problem(exc.status_code, exc.title, exc.detail, exc.code, errors=exc.errors,
                     instance=route_template(request), extra=getattr(exc, "extra", None)),
-            headers,
+            headers or None,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "hms.forms.models",
     "hms.documents.models",
     "hms.reports.models",
+    "hms.privacy.models",
 ]
 
 

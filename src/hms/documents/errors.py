@@ -58,3 +58,10 @@ class StoredDocumentUnavailable(HmsError):
     """
 
     status_code, code, title = 500, "document_integrity_error", "Stored document unavailable"
+
+
+class DocumentFileErased(HmsError):
+    """410: the document's file was deleted when its patient's data was erased (the
+    metadata row remains as the record that it existed)."""
+
+    status_code, code, title = 410, "document_erased", "Document erased"

@@ -35,3 +35,6 @@ class VisitDocument(Base):
     dicom_study_uid: Mapped[str | None] = mapped_column(String(64), index=True)
     dicom_series_uid: Mapped[str | None] = mapped_column(String(64))
     dicom_sop_instance_uid: Mapped[str | None] = mapped_column(String(64))
+    # Set when the file was deleted by a patient's erasure (hms.privacy): the row stays as
+    # the record that a document existed; its filename, description and DICOM UIDs are gone.
+    file_erased_at: Mapped[datetime | None] = mapped_column()

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hms.core.scoping import RowFilter
 from hms.documents.models import VisitDocument
 
 
@@ -24,9 +25,15 @@ class DocumentRepository:
         await self.session.flush()
         return document
 
-    async def get(self, document_id: uuid.UUID) -> VisitDocument | None:
-        """The row with that id, or None."""
-        return await self.session.get(VisitDocument, document_id)
+    async def get(self, document_id: uuid.UUID, *,
+                  within: RowFilter | None = None) -> VisitDocument | None:
+        """The row with that id, or None; with ``within`` (a predicate on the visit id: the
+        caller's visit scope) only a document whose visit passes it, in the same query."""
+        if within is None:
+            return await self.session.get(VisitDocument, document_id)
+        stmt = select(VisitDocument).where(VisitDocument.id == document_id,
+                                           within(VisitDocument.visit_id))
+        return (await self.session.scalars(stmt)).first()
 
     @staticmethod
     def _for_visit(visit_id: uuid.UUID, document_type: str | None) -> Select[VisitDocument]:
@@ -62,6 +69,12 @@ class DocumentRepository:
             )
         ).all()
         return rows, int(total or 0)
+
+    async def for_patient(self, patient_id: uuid.UUID) -> Sequence[VisitDocument]:
+        """Every document of a patient, oldest first (indexed ``patient_id``)."""
+        stmt = (select(VisitDocument).where(VisitDocument.patient_id == patient_id)
+                .order_by(VisitDocument.uploaded_at, VisitDocument.id))
+        return (await self.session.scalars(stmt)).all()
 
     async def for_visits(self, visit_ids: Sequence[uuid.UUID]) -> Sequence[VisitDocument]:
         """Documents of several visits in one query, newest first within each visit."""

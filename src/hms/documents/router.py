@@ -102,7 +102,7 @@ async def list_visit_documents(
     document_type: Annotated[DocumentType | None, Query(description="Filter by type")] = None,
 ) -> Page[DocumentRead]:
     return await service.list_visit_documents(
-        session, visit_id, page, document_type=document_type
+        session, visit_id, page, document_type=document_type, actor=actor
     )
 
 
@@ -115,7 +115,7 @@ async def list_visit_documents(
 async def get_document(
     document_id: uuid.UUID, actor: ReadDocuments, session: DbSession
 ) -> DocumentRead:
-    return await service.get_document(session, document_id)
+    return await service.get_document(session, document_id, actor=actor)
 
 
 @router.get(
@@ -124,6 +124,7 @@ async def get_document(
     response_class=FileResponse,
     responses={
         **PROBLEM_RESPONSES,
+        410: {**PROBLEM_RESPONSES[404], "description": "The file was erased with its patient"},
         200: {
             "description": "The stored bytes; ETag and Repr-Digest carry the SHA-256",
             "content": {
@@ -140,7 +141,7 @@ async def download_document(
     document_id: uuid.UUID, actor: ReadDocuments, session: DbSession, settings: AppSettings
 ) -> FileResponse:
     target = await service.open_download(
-        session, document_id, DocumentStore(settings.documents_dir)
+        session, document_id, DocumentStore(settings.documents_dir), actor=actor
     )
     return FileResponse(
         target.path,

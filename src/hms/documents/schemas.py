@@ -57,6 +57,8 @@ class DocumentRead(BaseModel):
     uploaded_at: datetime
     dicom: DicomStudyRead | None = Field(None, description="Set for DICOM files only")
     download_url: str
+    file_erased_at: datetime | None = Field(
+        None, description="When the file was deleted by the patient's erasure (download: 410)")
 
     @classmethod
     def from_row(cls, row: Any) -> DocumentRead:
@@ -85,6 +87,7 @@ class DocumentRead(BaseModel):
             uploaded_at=row.uploaded_at,
             dicom=dicom,
             download_url=f"/api/v1/documents/{row.id}/download",
+            file_erased_at=getattr(row, "file_erased_at", None),
         )
 
 

@@ -25,8 +25,10 @@ from hms.audit import service as audit
 from hms.audit.schemas import AuditAction
 from hms.core.auth import Principal
 from hms.core.pagination import Page, PageParams
+from hms.db.base import utcnow
 from hms.documents import dicom, sniff
 from hms.documents.errors import (
+    DocumentFileErased,
     DocumentNotFound,
     InvalidUpload,
     StoredDocumentUnavailable,
@@ -243,7 +245,7 @@ async def upload_document(
         The stored document's metadata.
 
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's ``visit:read`` scope.
         VisitCancelled (409): the visit was cancelled.
         DocumentTooLarge (413): the file is larger than ``max_bytes``.
         UnsupportedDocumentType (415): not multipart, or the bytes are not an accepted type.
@@ -251,7 +253,7 @@ async def upload_document(
         InvalidUpload (422): no file, empty file, unknown ``document_type``, ``dicom``
             claimed for a non-DICOM file, description over 2000 characters.
     """
-    visit = await visits_service.get_visit(session, visit_id)
+    visit = await visits_service.get_visit(session, visit_id, actor=actor)
     if visit.status == "cancelled":
         raise VisitCancelled("The visit was cancelled; documents cannot be filed on it")
     upload = await receive_multipart(headers, body, store, max_file_bytes=max_bytes)
@@ -265,20 +267,28 @@ async def upload_document(
 # -- reads ----------------------------------------------------------------------------------
 
 
-async def _get_row(session: AsyncSession, document_id: uuid.UUID) -> VisitDocument:
-    row = await DocumentRepository(session).get(document_id)
+async def _get_row(session: AsyncSession, actor: Principal | None,
+                   document_id: uuid.UUID) -> VisitDocument:
+    # A document is within reach when its visit is (visit:read scope), decided in the query.
+    within = visits_service.visit_filter(actor) if actor is not None else None
+    row = await DocumentRepository(session).get(document_id, within=within)
     if row is None:
         raise DocumentNotFound("Document not found")
     return row
 
 
-async def get_document(session: AsyncSession, document_id: uuid.UUID) -> DocumentRead:
+async def get_document(session: AsyncSession, document_id: uuid.UUID, *,
+                       actor: Principal | None = None) -> DocumentRead:
     """A document's metadata; records a READ audit event.
 
+    Args:
+        actor: when given, the document's visit must be within the actor's ``visit:read``
+            scope.
+
     Raises:
-        DocumentNotFound (404): no such document.
+        DocumentNotFound (404): no such document, or outside the actor's scope.
     """
-    row = await _get_row(session, document_id)
+    row = await _get_row(session, actor, document_id)
     await audit.record(session, AuditAction.READ, ENTITY, row.id, patient_id=row.patient_id)
     return DocumentRead.from_row(row)
 
@@ -289,6 +299,7 @@ async def list_visit_documents(
     page: PageParams,
     *,
     document_type: DocumentType | None = None,
+    actor: Principal | None = None,
 ) -> Page[DocumentRead]:
     """One page of a visit's documents, newest first; one READ audit event per document.
 
@@ -296,11 +307,12 @@ async def list_visit_documents(
         visit_id: the visit.
         page: page window.
         document_type: optional filter.
+        actor: when given, the visit must be within the actor's ``visit:read`` scope.
 
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's scope.
     """
-    visit = await visits_service.get_visit(session, visit_id)
+    visit = await visits_service.get_visit(session, visit_id, actor=actor)
     rows, total = await DocumentRepository(session).list_for_visit(
         visit.id, offset=page.offset, limit=page.page_size,
         document_type=document_type.value if document_type else None,
@@ -323,7 +335,8 @@ def _download_name(row: VisitDocument) -> str:
 
 
 async def open_download(
-    session: AsyncSession, document_id: uuid.UUID, store: DocumentStore
+    session: AsyncSession, document_id: uuid.UUID, store: DocumentStore, *,
+    actor: Principal | None = None,
 ) -> DownloadTarget:
     """Check a stored document's file and record the DOWNLOAD audit event.
 
@@ -333,16 +346,21 @@ async def open_download(
     Args:
         document_id: the document.
         store: the document folder.
+        actor: when given, the document's visit must be within the actor's ``visit:read``
+            scope.
 
     Returns:
         Path, detected media type, download filename, SHA-256 and size.
 
     Raises:
-        DocumentNotFound (404): no such document.
+        DocumentNotFound (404): no such document, or outside the actor's scope.
+        DocumentFileErased (410): the file was deleted by the patient's erasure.
         StoredDocumentUnavailable (500): the file is missing or its hash no longer matches
             (logged with the document id only).
     """
-    row = await _get_row(session, document_id)
+    row = await _get_row(session, actor, document_id)
+    if row.file_erased_at is not None:
+        raise DocumentFileErased("This document's file was erased with its patient's data")
     path = store.path_for(row.stored_name)
     try:
         digest, size = await anyio.to_thread.run_sync(sha256_of, path)
@@ -363,6 +381,70 @@ async def open_download(
 # -- for other modules ----------------------------------------------------------------------
 
 
+_ERASED_KEY = "hms.documents.erased_files"
+
+
+def _unlink_erased(sync_session: Session) -> None:
+    if sync_session.in_nested_transaction():  # a released SAVEPOINT is not the commit
+        return
+    for path in sync_session.info.pop(_ERASED_KEY, []):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            log.error("document_erase_failed", stored_name=path.name)
+
+
+def _forget_erased(sync_session: Session) -> None:
+    if not sync_session.in_nested_transaction():
+        sync_session.info.pop(_ERASED_KEY, None)
+
+
+def _delete_after_commit(session: AsyncSession, paths: list[Path]) -> None:
+    """Unlink ``paths`` once the session's transaction commits (never if it rolls back: the
+    rows would still point at the files)."""
+    sync_session = session.sync_session
+    if not sync_session.info.get(f"{_ERASED_KEY}.hooked"):
+        event.listen(sync_session, "after_commit", _unlink_erased)
+        event.listen(sync_session, "after_rollback", _forget_erased)
+        sync_session.info[f"{_ERASED_KEY}.hooked"] = True
+    sync_session.info.setdefault(_ERASED_KEY, []).extend(paths)
+
+
+async def delete_files_for_patient(
+    session: AsyncSession, patient_id: uuid.UUID, documents_dir: Path
+) -> int:
+    """Erase a patient's stored document files (the patient's erasure, hms.privacy).
+
+    Each document row stays (the clinical record that a document existed: type, size,
+    SHA-256, upload time, DICOM modality and study date) with ``file_erased_at`` set, and
+    its client filename, description and DICOM UIDs cleared. The files are unlinked after
+    the transaction commits, so a rolled-back erasure loses nothing. Downloads then answer
+    410. Not audited: the caller records the erasure.
+
+    Args:
+        patient_id: the patient.
+        documents_dir: ``settings.documents_dir``.
+
+    Returns:
+        How many documents had their file erased (already erased ones are not counted).
+    """
+    store = DocumentStore(documents_dir)
+    rows = await DocumentRepository(session).for_patient(patient_id)
+    now = utcnow()
+    paths: list[Path] = []
+    for row in rows:
+        if row.file_erased_at is not None:
+            continue
+        paths.append(store.path_for(row.stored_name))
+        row.file_erased_at = now
+        row.original_filename = None
+        row.description = None
+        row.dicom_study_uid = row.dicom_series_uid = row.dicom_sop_instance_uid = None
+    await session.flush()
+    _delete_after_commit(session, paths)
+    return len(paths)
+
+
 async def summaries_for_visits(
     session: AsyncSession, visit_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[DocumentRead]]:
@@ -381,6 +463,15 @@ async def summaries_for_visits(
     for row in await DocumentRepository(session).for_visits(visit_ids):
         result.setdefault(row.visit_id, []).append(DocumentRead.from_row(row))
     return result
+
+
+async def documents_of_patient(
+    session: AsyncSession, patient_id: uuid.UUID
+) -> list[DocumentRead]:
+    """Every document of a patient (metadata), oldest first, for the patient's data export.
+    Writes no audit rows: the caller audits the export."""
+    return [DocumentRead.from_row(r)
+            for r in await DocumentRepository(session).for_patient(patient_id)]
 
 
 async def statistics(

@@ -19,7 +19,9 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,9 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hms.audit import service as audit
 from hms.audit.schemas import AuditAction
 from hms.clinical import service as clinical_service
+from hms.clinical.schemas import DiagnosisRead, VitalSignsRead
 from hms.core import context
 from hms.core.errors import HmsError
 from hms.db.session import Database, unit_of_work
+from hms.documents.schemas import DocumentRead
+from hms.fhir import export
 from hms.fhir.errors import DemoDataMissing, InvalidBundle
 from hms.fhir.mapping import plan_import, wants_resource
 from hms.fhir.parser import (
@@ -43,7 +48,9 @@ from hms.fhir.parser import (
 from hms.fhir.plan import ImportPlan
 from hms.fhir.schemas import TARGETS, FileResult, FileStatus, ImportReport
 from hms.patients import service as patients_service
+from hms.patients.schemas import PatientRead
 from hms.visits import service as visits_service
+from hms.visits.schemas import VisitRead
 
 #: Audit actor when no user is bound (the CLI and the demo).
 IMPORT_ACTOR = "system:fhir-import"
@@ -259,3 +266,20 @@ async def _audit_rejection(db: Database, result: FileResult, sha256: str | None)
         await audit.record(session, AuditAction.IMPORT, AUDIT_ENTITY, sha256,
                            changes=_audit_changes(result, sha256),
                            username=None if context.current().username else IMPORT_ACTOR)
+
+
+def patient_bundle(
+    patient: PatientRead,
+    visits: list[VisitRead],
+    vital_signs: list[VitalSignsRead],
+    diagnoses: list[DiagnosisRead],
+    documents: list[DocumentRead],
+    *,
+    timestamp: datetime,
+) -> dict[str, Any]:
+    """A patient's records as a FHIR R4 Bundle of type ``collection`` (Patient, Encounter,
+    vital-signs Observations, Condition, DocumentReference), for the patient's data export
+    (hms.privacy). Pure: the caller reads and audits. See :mod:`hms.fhir.export` for the
+    mapping and its sources."""
+    return export.patient_bundle(patient, visits, vital_signs, diagnoses, documents,
+                                 timestamp=timestamp)

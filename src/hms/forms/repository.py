@@ -137,6 +137,45 @@ class FormRepository:
                 .order_by(FormSubmission.submitted_at.desc(), FormSubmission.id))
         return list(await self.session.scalars(stmt))
 
+    async def nursing_for_patient(self, patient_id: uuid.UUID) -> list[NursingRows]:
+        """Every nursing assessment of a patient with its parts, oldest first (one query
+        through the indexed ``form_submissions.patient_id``)."""
+        stmt = (
+            select(NursingAssessment, FormSubmission, PainAssessment, FallRiskAssessment)
+            .join(FormSubmission, FormSubmission.id == NursingAssessment.submission_id)
+            .outerjoin(PainAssessment,
+                       PainAssessment.nursing_assessment_id == NursingAssessment.id)
+            .outerjoin(FallRiskAssessment,
+                       FallRiskAssessment.nursing_assessment_id == NursingAssessment.id)
+            .where(FormSubmission.patient_id == patient_id)
+            .order_by(FormSubmission.submitted_at, FormSubmission.id)
+        )
+        return [NursingRows(r[0], r[1], r[2], r[3])
+                for r in (await self.session.execute(stmt)).all()]
+
+    async def radiology_for_patient(
+        self, patient_id: uuid.UUID
+    ) -> list[tuple[RadiologyAssessment, FormSubmission]]:
+        """Every radiology assessment of a patient with its submission, oldest first."""
+        stmt = (
+            select(RadiologyAssessment, FormSubmission)
+            .join(FormSubmission, FormSubmission.id == RadiologyAssessment.submission_id)
+            .where(FormSubmission.patient_id == patient_id)
+            .order_by(RadiologyAssessment.assessed_at, RadiologyAssessment.id)
+        )
+        return [(r[0], r[1]) for r in (await self.session.execute(stmt)).all()]
+
+    async def amendments_of(self, submission_ids: Sequence[uuid.UUID]) -> list[FormAmendment]:
+        """Amendments of several submissions, oldest first (queried in chunks of 1000)."""
+        ids = list(dict.fromkeys(submission_ids))
+        out: list[FormAmendment] = []
+        for i in range(0, len(ids), 1000):
+            stmt = (select(FormAmendment)
+                    .where(FormAmendment.submission_id.in_(ids[i:i + 1000]))
+                    .order_by(FormAmendment.submission_id, FormAmendment.previous_version))
+            out.extend(await self.session.scalars(stmt))
+        return out
+
     # ------------------------------------------------------------ statistics
 
     async def count_by_code_and_status(

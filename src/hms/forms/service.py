@@ -154,10 +154,13 @@ def _compare(answers: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _load_nursing(session: AsyncSession, visit_id: uuid.UUID) -> NursingRows:
+async def _load_nursing(session: AsyncSession, actor: Principal,
+                        visit_id: uuid.UUID) -> NursingRows:
+    # The visit first, in the actor's scope: an unknown or out-of-scope visit is a 404
+    # before anything of its form is loaded.
+    await visits_service.get_visit(session, visit_id, actor=actor)
     rows = await FormRepository(session).nursing_for_visit(visit_id)
     if rows is None:
-        await visits_service.get_visit(session, visit_id)  # 404 for an unknown visit
         raise FormNotFound("This visit has no nursing assessment yet; create it with POST")
     return rows
 
@@ -179,14 +182,14 @@ async def create_nursing_assessment(
         The stored form with its submission (version 1).
 
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's ``visit:read`` scope.
         VisitClosed (409): the visit is closed or cancelled.
         NursingAssessmentExists (409): the visit already has one; edit it with PUT.
         ValidationFailed (422): a completed form lacks sections or vitals (one error each).
 
     Source: Morse JM, Morse RM, Tylko SJ (1989), Can J Aging 8(4):366-377.
     """
-    visit = await visits_service.require_open_visit(session, visit_id)
+    visit = await visits_service.require_open_visit(session, visit_id, actor=actor)
     if data.status == FormStatus.COMPLETED.value:
         _require_complete(data)
     repo = FormRepository(session)
@@ -241,10 +244,10 @@ async def get_nursing_assessment(
     """The visit's SH.MR.FRM.05 with its amendment history (audited read; closed visits too).
 
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's ``visit:read`` scope.
         FormNotFound (404): the visit has no nursing assessment.
     """
-    rows = await _load_nursing(session, visit_id)
+    rows = await _load_nursing(session, actor, visit_id)
     read = await _nursing_read(session, rows)
     await audit.record(session, AuditAction.READ, "nursing_assessment", read.id,
                        patient_id=read.patient_id)
@@ -290,8 +293,8 @@ async def update_nursing_assessment(
         ValidationFailed (422): the completed form lacks sections or vitals.
     """
     expected = _expected_version(data, if_match)
-    visit = await visits_service.require_open_visit(session, visit_id)
-    rows = await _load_nursing(session, visit_id)
+    visit = await visits_service.require_open_visit(session, visit_id, actor=actor)
+    rows = await _load_nursing(session, actor, visit_id)
     submission, assessment = rows.submission, rows.assessment
     if submission.version != expected:
         raise PreconditionFailed(
@@ -441,7 +444,7 @@ async def create_radiology_assessment(
         The stored form with its submission (status completed, version 1).
 
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's ``visit:read`` scope.
         VisitClosed (409): the visit is closed or cancelled.
         ValidationFailed (422): screening fields missing or contradictory, or
             ``pregnant`` for a male patient (one error per field).
@@ -452,7 +455,7 @@ async def create_radiology_assessment(
     Source: ACR Manual on Contrast Media 2024 (American College of Radiology); Inker LA et
     al. (2021) N Engl J Med 385:1737-1749 (CKD-EPI 2021).
     """
-    visit = await visits_service.require_open_visit(session, visit_id)
+    visit = await visits_service.require_open_visit(session, visit_id, actor=actor)
     errors = data.screening_errors()
     patient = await patients_service.get_summary(session, visit.patient_id)
     if data.pregnancy_status == PregnancyStatus.PREGNANT and patient.gender == "male":
@@ -505,9 +508,9 @@ async def list_radiology_assessments(
     closed visits too).
 
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's ``visit:read`` scope.
     """
-    await visits_service.get_visit(session, visit_id)
+    await visits_service.get_visit(session, visit_id, actor=actor)
     rows, total = await FormRepository(session).radiology_for_visit(
         visit_id, offset=page.offset, limit=page.page_size)
     items = [_radiology_read(r, s) for r, s in rows]
@@ -536,3 +539,45 @@ async def summaries_for_visits(
     for row in await FormRepository(session).submissions_for_visits(visit_ids):
         out.setdefault(row.visit_id, []).append(FormSubmissionRead.model_validate(row))
     return out
+
+
+async def forms_of_patient(
+    session: AsyncSession, patient_id: uuid.UUID
+) -> tuple[list[NursingAssessmentRead], list[RadiologyAssessmentRead]]:
+    """Every SH.MR.FRM.05 (with its vital signs and amendment history) and every
+    SH.MR.FRM.04 of a patient, oldest first, in a constant number of queries (for the
+    patient's data export). The caller audits.
+
+    Returns:
+        ``(nursing_assessments, radiology_assessments)``.
+    """
+    repo = FormRepository(session)
+    nursing_rows = await repo.nursing_for_patient(patient_id)
+    radiology_rows = await repo.radiology_for_patient(patient_id)
+    vitals: dict[uuid.UUID, VitalSignsRead] = {}
+    if any(rows.assessment.vital_signs_id for rows in nursing_rows):
+        all_vitals, _ = await clinical_service.clinical_record_of_patient(session, patient_id)
+        vitals = {v.id: v for v in all_vitals}
+    amendments: dict[uuid.UUID, list[FormAmendmentRead]] = {}
+    for a in await repo.amendments_of([rows.submission.id for rows in nursing_rows]):
+        amendments.setdefault(a.submission_id, []).append(FormAmendmentRead.model_validate(a))
+    nursing = [
+        NursingAssessmentRead(
+            id=rows.assessment.id,
+            visit_id=rows.assessment.visit_id,
+            patient_id=rows.submission.patient_id,
+            submission=FormSubmissionRead.model_validate(rows.submission),
+            vital_signs=(vitals.get(rows.assessment.vital_signs_id)
+                         if rows.assessment.vital_signs_id else None),
+            pain_assessment=(PainAssessmentRead.model_validate(rows.pain)
+                             if rows.pain else None),
+            fall_risk_assessment=(FallRiskRead.model_validate(rows.fall_risk)
+                                  if rows.fall_risk else None),
+            notes=rows.assessment.notes,
+            assessed_by=rows.assessment.assessed_by,
+            assessed_at=rows.assessment.assessed_at,
+            amendments=amendments.get(rows.submission.id, []),
+        )
+        for rows in nursing_rows
+    ]
+    return nursing, [_radiology_read(r, sub) for r, sub in radiology_rows]

@@ -1,33 +1,47 @@
-"""HTTP routes of the identity module: ``/api/v1/auth/*`` and ``/api/v1/admin/users``."""
+"""HTTP routes of the identity module: ``/api/v1/auth/*``, ``/api/v1/admin/users`` and
+``/api/v1/admin/roles``."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ValidationError
 
-from hms.core.auth import CurrentPrincipal, DbSession, Principal, require
+from hms.core.auth import CurrentPrincipal, DbSession, Principal, SessionPrincipal, require
 from hms.core.errors import ValidationFailed
 from hms.core.pagination import Page, Pagination
 from hms.core.permissions import Perm, Role
 from hms.core.problems import PROBLEM_RESPONSES, validation_errors
-from hms.identity import service
+from hms.identity import roles, service
 from hms.identity.schemas import (
+    ChangePasswordRequest,
     LoginRequest,
     Me,
+    MfaCode,
+    MfaDisableRequest,
+    MfaEnrollment,
+    MfaRecoveryCodes,
     RefreshRequest,
+    RolePermissionsUpdate,
+    RoleRead,
+    SessionRead,
     TokenPair,
     UserCreate,
     UserRead,
     UserUpdate,
 )
+from hms.identity.throttling import throttle_credentials
 
-auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+# Every POST on login, refresh, change-password and /mfa/* is rate limited per IP and per
+# account (hms.identity.throttling); the dependency lets the other auth routes through.
+auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"],
+                        dependencies=[Depends(throttle_credentials)])
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 ManageUsers = Annotated[Principal, Depends(require(Perm.USER_MANAGE))]
+ManageRoles = Annotated[Principal, Depends(require(Perm.ROLE_MANAGE))]
 
 _LOGIN_BODY: dict[str, Any] = {
     "requestBody": {
@@ -41,7 +55,13 @@ _LOGIN_BODY: dict[str, Any] = {
                         "grant_type": {"type": "string", "enum": ["password"]},
                         "username": {"type": "string", "minLength": 1, "maxLength": 254},
                         "password": {"type": "string", "minLength": 1, "maxLength": 256},
+                        "otp": {"type": "string", "maxLength": 64,
+                                "description": "TOTP or recovery code (accounts with MFA)"},
                         "scope": {"type": "string"},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string", "maxLength": 64,
+                                          "description": "OAuth2 clients: the one-time code "
+                                                         "when otp is not sent"},
                     },
                 }
             },
@@ -64,8 +84,11 @@ async def _login_body(request: Request) -> LoginRequest:
                 ) from exc
             return LoginRequest.model_validate(payload)
         form = await request.form()
+        # OAuth2 password-flow clients (e.g. Swagger UI) have no otp field: they may send
+        # the one-time code as client_secret.
+        otp = form.get("otp") or form.get("client_secret") or None
         return LoginRequest.model_validate(
-            {"username": form.get("username"), "password": form.get("password")}
+            {"username": form.get("username"), "password": form.get("password"), "otp": otp}
         )
     except ValidationError as exc:
         raise ValidationFailed("Invalid login request", errors=validation_errors(exc)) from exc
@@ -80,7 +103,7 @@ async def _login_body(request: Request) -> LoginRequest:
 )
 async def login(request: Request, session: DbSession) -> TokenPair:
     body = await _login_body(request)
-    return await service.login(session, body.username, body.password)
+    return await service.login(session, body.username, body.password, body.otp)
 
 
 @auth_router.post(
@@ -91,18 +114,86 @@ async def refresh(body: RefreshRequest, session: DbSession) -> TokenPair:
     return await service.refresh(session, body.refresh_token)
 
 
+# The caller's own account routes take SessionPrincipal: they answer restricted sessions too
+# (expired or reset password, MFA enrolment pending). Every other route refuses those.
+
+
 @auth_router.post(
     "/logout", summary="Revoke this access token and its refresh family", status_code=204,
     responses=PROBLEM_RESPONSES,
 )
-async def logout(principal: CurrentPrincipal, session: DbSession) -> None:
+async def logout(principal: SessionPrincipal, session: DbSession) -> None:
     await service.logout(session, principal)
+
+
+@auth_router.post(
+    "/logout-all", summary="Revoke every session of the caller (log out everywhere)",
+    status_code=204, responses=PROBLEM_RESPONSES,
+)
+async def logout_all(principal: SessionPrincipal, session: DbSession) -> None:
+    await service.logout_all(session, principal)
 
 
 @auth_router.get("/me", summary="The caller's account", response_model=Me,
                  responses=PROBLEM_RESPONSES)
-async def me(principal: CurrentPrincipal, session: DbSession) -> Me:
+async def me(principal: SessionPrincipal, session: DbSession) -> Me:
     return await service.me(session, principal)
+
+
+@auth_router.post(
+    "/change-password", summary="Change the caller's password (policy-checked)",
+    status_code=204, responses=PROBLEM_RESPONSES,
+)
+async def change_password(
+    body: ChangePasswordRequest, principal: SessionPrincipal, session: DbSession
+) -> None:
+    await service.change_password(session, principal, body)
+
+
+@auth_router.get("/sessions", summary="The caller's live sessions",
+                 response_model=Page[SessionRead], responses=PROBLEM_RESPONSES)
+async def list_sessions(
+    principal: CurrentPrincipal, session: DbSession, page: Pagination
+) -> Page[SessionRead]:
+    return await service.list_sessions(session, principal, page)
+
+
+@auth_router.delete(
+    "/sessions/{session_id}", summary="Revoke one of the caller's sessions", status_code=204,
+    responses=PROBLEM_RESPONSES,
+)
+async def revoke_session(
+    session_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> None:
+    await service.revoke_own_session(session, principal, session_id)
+
+
+@auth_router.post(
+    "/mfa/enroll", summary="Start TOTP enrolment: a new secret and otpauth:// URI",
+    response_model=MfaEnrollment, responses=PROBLEM_RESPONSES,
+)
+async def mfa_enroll(principal: SessionPrincipal, session: DbSession) -> MfaEnrollment:
+    return await service.mfa_enroll(session, principal)
+
+
+@auth_router.post(
+    "/mfa/confirm", summary="Activate MFA with a current code; returns recovery codes",
+    response_model=MfaRecoveryCodes, responses=PROBLEM_RESPONSES,
+)
+async def mfa_confirm(
+    body: MfaCode, principal: SessionPrincipal, session: DbSession
+) -> MfaRecoveryCodes:
+    return await service.mfa_confirm(session, principal, body.code)
+
+
+@auth_router.post(
+    "/mfa/disable", summary="Turn MFA off (needs a current code or the password)",
+    status_code=204, responses=PROBLEM_RESPONSES,
+)
+async def mfa_disable(
+    body: MfaDisableRequest, principal: SessionPrincipal, session: DbSession
+) -> None:
+    await service.mfa_disable(session, principal, body)
 
 
 @admin_router.get("/users", summary="List staff accounts", response_model=Page[UserRead],
@@ -131,3 +222,24 @@ async def update_user(
     user_id: uuid.UUID, body: UserUpdate, _: ManageUsers, session: DbSession
 ) -> UserRead:
     return await service.update_user(session, user_id, body)
+
+
+RoleName = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z_]+$",
+                               description="Role name, e.g. physician (alias doctor)")]
+
+
+@admin_router.get("/roles", summary="Roles with their permission strings",
+                  response_model=Page[RoleRead], responses=PROBLEM_RESPONSES)
+async def list_roles(_: ManageRoles, session: DbSession, page: Pagination) -> Page[RoleRead]:
+    return await roles.list_roles(session, page)
+
+
+@admin_router.put(
+    "/roles/{role}/permissions",
+    summary="Replace a role's permission strings (resource:action[:scope])",
+    response_model=RoleRead, responses=PROBLEM_RESPONSES,
+)
+async def set_role_permissions(
+    role: RoleName, body: RolePermissionsUpdate, actor: ManageRoles, session: DbSession
+) -> RoleRead:
+    return await roles.set_role_permissions(session, actor, role, body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -14,7 +14,15 @@ Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=150,
                            pattern=r"^[A-Za-z0-9_.@+-]+$")
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+# Length and content rules come from the password policy (settings; 422 naming each broken
+# rule), so the schema only bounds the size. NIST SP 800-63B 5.1.1.2: accept at least 64.
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+OneTimeCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=64)]
+SessionRestriction = Literal["password_change_required", "mfa_enrollment_required"]
+#: A user's department, as visits name it (e.g. "Radiology"); compared case-insensitively.
+Department = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class LoginRequest(BaseModel):
@@ -22,6 +30,11 @@ class LoginRequest(BaseModel):
 
     username: Annotated[str, StringConstraints(min_length=1, max_length=254)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    otp: OneTimeCode | None = Field(
+        default=None,
+        description="TOTP code or recovery code, required when the account has MFA (OAuth2 "
+                    "form clients may send it as client_secret)",
+    )
 
 
 class RefreshRequest(BaseModel):
@@ -38,6 +51,12 @@ class TokenPair(BaseModel):
     token_type: str = "bearer"
     expires_in: int = Field(description="Access token lifetime in seconds")
     refresh_expires_in: int = Field(description="Refresh token lifetime in seconds")
+    session_restriction: SessionRestriction | None = Field(
+        default=None,
+        description="Set when the session may only use its own account routes until the "
+                    "password is changed or MFA enrolled (other routes answer 403 with this "
+                    "code)",
+    )
 
 
 class UserCreate(BaseModel):
@@ -50,6 +69,8 @@ class UserCreate(BaseModel):
         None
     )
     email: EmailStr | None = None
+    department: Department | None = Field(
+        default=None, description="Department for :department permission scopes")
 
 
 class UserUpdate(BaseModel):
@@ -64,6 +85,15 @@ class UserUpdate(BaseModel):
         None
     )
     email: EmailStr | None = None
+    department: Department | None = Field(
+        default=None, description="Department for :department permission scopes; null clears")
+    unlock: bool | None = Field(
+        default=None, description="True ends a lockout and clears the failed-login counter")
+    reset_mfa: bool | None = Field(
+        default=None,
+        description="True removes the user's MFA (lost device); a role that requires MFA "
+                    "must enrol again at next login",
+    )
 
 
 class UserRead(BaseModel):
@@ -76,8 +106,11 @@ class UserRead(BaseModel):
     email: str | None
     full_name: str | None
     role: Role
+    department: str | None = None
     is_active: bool
     must_change_password: bool
+    mfa_enabled: bool = False
+    locked_until: datetime | None = None
     created_at: datetime
     last_login_at: datetime | None
 
@@ -86,3 +119,79 @@ class Me(UserRead):
     """The caller's own account plus the permissions its role grants."""
 
     permissions: list[str]
+    session_restriction: SessionRestriction | None = None
+    password_expires_at: datetime | None = Field(
+        default=None, description="When the password expires (None: expiry disabled)")
+
+
+class ChangePasswordRequest(BaseModel):
+    """Body of ``POST /auth/change-password``."""
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    new_password: Password
+
+
+class MfaEnrollment(BaseModel):
+    """A pending TOTP enrolment: add it to an authenticator app, then confirm a code."""
+
+    secret: str = Field(description="Base32 TOTP secret (RFC 4648), for manual entry")
+    otpauth_uri: str = Field(description="otpauth://totp/... URI, usually shown as a QR code")
+    issuer: str
+    digits: int = 6
+    period: int = Field(default=30, description="Time step in seconds")
+    algorithm: str = "SHA1"
+
+
+class MfaCode(BaseModel):
+    """Body of ``POST /auth/mfa/confirm``: a current TOTP code."""
+
+    code: OneTimeCode
+
+
+class MfaRecoveryCodes(BaseModel):
+    """Recovery codes shown once at activation; each works once instead of a TOTP code."""
+
+    recovery_codes: list[str]
+
+
+class MfaDisableRequest(BaseModel):
+    """Body of ``POST /auth/mfa/disable``: a current TOTP or recovery code, or the password."""
+
+    code: OneTimeCode | None = None
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+
+class SessionRead(BaseModel):
+    """One of the caller's live login sessions (a refresh-token family)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime = Field(description="Login or last token refresh")
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool = Field(default=False, description="The session of this request's token")
+
+
+class RoleRead(BaseModel):
+    """A role and its permission strings ``resource:action[:scope]`` (seed 003 4.3)."""
+
+    name: Role
+    description: str | None
+    is_system: bool
+    permissions: list[str] = Field(description="Sorted; scopable permissions carry their scope")
+    updated_at: datetime
+
+
+class RolePermissionsUpdate(BaseModel):
+    """Body of ``PUT /admin/roles/{name}/permissions``: the role's complete new list."""
+
+    permissions: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                       max_length=100)]] = Field(
+        max_length=200,
+        description="resource:action or resource:action:scope (own, department, all); "
+                    "replaces the role's list",
+        examples=[["visit:read:department", "patient:read:department", "form:read"]],
+    )

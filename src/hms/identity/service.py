@@ -1,5 +1,10 @@
-"""Identity use cases: login, token refresh with rotation, logout, user management, and the
-per-request authenticator installed on the app."""
+"""Identity use cases: login (password policy, lockout, expiry, TOTP MFA), token refresh with
+rotation, logout and session management, user management, and the per-request authenticator
+installed on the app.
+
+Sources: NIST SP 800-63B (5.1.1.2 memorized secrets, 5.2.2 rate limiting / lockout,
+5.1.4.2 OTP replay), RFC 6238 (TOTP), seed 003 NFR-SEC-001.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +16,152 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.audit import service as audit
 from hms.audit.schemas import AuditAction
-from hms.config import get_settings
+from hms.config import Settings, get_settings
 from hms.core import context
 from hms.core.auth import Principal
-from hms.core.errors import Conflict, NotFound, Unauthorized
+from hms.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from hms.core.pagination import Page, PageParams
-from hms.core.permissions import Role, permissions_for
+from hms.core.permissions import Role
 from hms.db.base import utcnow
-from hms.identity import tokens
+from hms.identity import mfa, password_policy, roles, tokens
+from hms.identity.errors import MfaInvalid, MfaRequired
 from hms.identity.models import AuthSession, RefreshToken, User
 from hms.identity.passwords import dummy_hash, hash_password, verify_password
-from hms.identity.repository import UserRepository
-from hms.identity.schemas import Me, TokenPair, UserCreate, UserRead, UserUpdate
+from hms.identity.repository import RoleRepository, UserRepository
+from hms.identity.schemas import (
+    ChangePasswordRequest,
+    Me,
+    MfaDisableRequest,
+    MfaEnrollment,
+    MfaRecoveryCodes,
+    SessionRead,
+    TokenPair,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 
 INVALID_LOGIN = "Incorrect username or password"
+PASSWORD_CHANGE_REQUIRED = "password_change_required"
+MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required"
+
+
+# -- policy helpers -------------------------------------------------------------------------
+
+
+def enforce_password_policy(password: str, username: str, field: str = "password") -> None:
+    """Refuse a password that breaks the policy, naming every broken rule.
+
+    Args:
+        password: the candidate.
+        username: the account's username (the password may not contain it).
+        field: the request field the errors name (``password`` or ``new_password``).
+
+    Raises:
+        ValidationFailed (422): one ``errors`` entry per broken rule, ``type``
+            ``password_<rule>`` (``too_short``, ``too_few_classes``, ``contains_username``,
+            ``too_common``).
+
+    Source: NIST SP 800-63B section 5.1.1.2; seed 003 NFR-SEC-001.
+    """
+    violations = password_policy.check(password, username=username)
+    if violations:
+        raise ValidationFailed(
+            "The password does not meet the policy: it "
+            + "; it ".join(v.message for v in violations),
+            errors=[{"field": field, "in": "body", "message": f"password {v.message}",
+                     "type": f"password_{v.rule}"} for v in violations],
+        )
+
+
+def generate_password() -> str:
+    """A random password that meets the policy (``hms demo``)."""
+    return password_policy.generate()
+
+
+def _password_expires_at(user: User, settings: Settings) -> datetime | None:
+    if settings.password_max_age_days <= 0:
+        return None
+    return user.password_changed_at + timedelta(days=settings.password_max_age_days)
+
+
+def _mfa_required_roles(settings: Settings) -> set[str]:
+    roles = set()
+    for name in settings.mfa_required_roles:
+        try:
+            roles.add(Role(name).value)
+        except ValueError:
+            continue
+    return roles
+
+
+def _restriction(user: User, settings: Settings, now: datetime) -> str | None:
+    """Why a session of ``user`` is limited to its own account routes, if it is."""
+    expires = _password_expires_at(user, settings)
+    if user.must_change_password or (expires is not None and expires <= now):
+        return PASSWORD_CHANGE_REQUIRED
+    if (settings.mfa_enforced and not user.mfa_enabled
+            and user.role in _mfa_required_roles(settings)):
+        return MFA_ENROLLMENT_REQUIRED
+    return None
+
+
+def _is_locked(user: User, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
+
+
+async def _count_failure(session: AsyncSession, repo: UserRepository, user: User,
+                         now: datetime, reason: str) -> None:
+    """Audit a failed authentication and add it to the lockout counter; lock the account
+    (audited as ``login_locked``) when the counter reaches ``lockout_threshold``.
+
+    Source: NIST SP 800-63B section 5.2.2; seed 003 NFR-SEC-001 (lock after 5 failures).
+    """
+    settings = get_settings()
+    count = await repo.register_failure(user.id)
+    await audit.record(session, AuditAction.LOGIN_FAILED, "user", user.id,
+                       user_id=user.id, username=user.username,
+                       changes={"reason": reason, "failed_login_count": count})
+    if count >= settings.lockout_threshold:
+        until = now + timedelta(minutes=settings.lockout_minutes)
+        await repo.lock(user.id, until)
+        await audit.record(session, AuditAction.LOGIN_LOCKED, "user", user.id,
+                           user_id=user.id, username=user.username,
+                           changes={"failed_login_count": count, "locked_until": until})
+
+
+async def _refuse(session: AsyncSession, user: User, reason: str) -> None:
+    """Audit a refused login that does not count towards the lockout."""
+    await audit.record(session, AuditAction.LOGIN_FAILED, "user", user.id,
+                       user_id=user.id, username=user.username, changes={"reason": reason})
+
+
+async def _second_factor_ok(session: AsyncSession, repo: UserRepository, user: User,
+                            code: str, now: datetime) -> bool:
+    """Check a TOTP code (each time step once) or consume a recovery code.
+
+    Source: RFC 6238 sections 4 and 5.2; NIST SP 800-63B 5.1.4.2 (an OTP is accepted once).
+    """
+    if user.mfa_secret is None:
+        return False
+    if mfa.looks_like_totp(code):
+        step = mfa.matching_step(mfa.decrypt_secret(user.mfa_secret, user.id), code)
+        return step is not None and await repo.claim_totp_step(user.id, step)
+    if not user.mfa_enabled:
+        return False
+    if not await repo.use_recovery_code(user.id, mfa.recovery_code_hash(code), now):
+        return False
+    await audit.record(session, AuditAction.MFA_RECOVERY_USED, "user", user.id,
+                       user_id=user.id, username=user.username,
+                       changes={"recovery_codes_left": await repo.unused_recovery_codes(user.id)})
+    return True
 
 
 async def _issue(
     repo: UserRepository, user: User, auth_session: AuthSession, now: datetime
 ) -> TokenPair:
     settings = get_settings()
+    restriction = _restriction(user, settings, now)
     access_life = timedelta(minutes=settings.access_token_minutes)
     refresh_life = auth_session.expires_at - now
     access, _ = tokens.encode(
@@ -50,24 +181,43 @@ async def _issue(
         refresh_token=refresh,
         expires_in=int(access_life.total_seconds()),
         refresh_expires_in=max(0, int(refresh_life.total_seconds())),
+        session_restriction=restriction,
     )
 
 
-async def login(session: AsyncSession, username: str, password: str) -> TokenPair:
-    """Verify credentials and open a session (a new refresh-token family).
+async def login(session: AsyncSession, username: str, password: str,
+                otp: str | None = None) -> TokenPair:
+    """Verify credentials (and the second factor) and open a session (a new refresh-token
+    family).
 
     Args:
         username: username or email (case-insensitive).
         password: plain password.
+        otp: TOTP code or recovery code; required when the account has MFA active.
 
     Returns:
         Access token (``access_token_minutes``, default 30) and refresh token
-        (``refresh_token_days``, default 7).
+        (``refresh_token_days``, default 7). ``session_restriction`` is set when the password
+        has expired (``password_max_age_days``, default 90) or was reset by an admin, or the
+        role must use MFA and has none: the session then only reaches the caller's own
+        account routes.
 
     Raises:
-        Unauthorized (401): unknown user, wrong password or deactivated account; the message
-            is the same for all three so usernames cannot be probed. The failure is audited.
+        Unauthorized (401): unknown user, wrong password, deactivated or locked account; the
+            message is the same for all so usernames and lock state cannot be probed. A
+            wrong password counts towards the lockout (``lockout_threshold`` failures lock
+            logins for ``lockout_minutes``; the count is committed despite the 401).
+        MfaRequired (401, code ``mfa_required``): right password, MFA active, no ``otp``.
+        MfaInvalid (401, code ``mfa_invalid``): wrong or replayed ``otp`` (counts towards
+            the lockout).
+
+    Every refusal is audited (``login_failed`` with a reason, ``login_locked`` when the
+    account locks).
+
+    Source: NIST SP 800-63B sections 5.1.1.2, 5.2.2 and 5.1.4.2; RFC 6238; seed 003
+    NFR-SEC-001.
     """
+    settings = get_settings()
     repo = UserRepository(session)
     user = await repo.by_login(username)
     if user is None:
@@ -75,11 +225,26 @@ async def login(session: AsyncSession, username: str, password: str) -> TokenPai
         await audit.record(session, AuditAction.LOGIN_FAILED, "user", None)
         raise Unauthorized(INVALID_LOGIN, commit=True)
     ok, new_hash = verify_password(password, user.password_hash)
-    if not ok or not user.is_active:
-        await audit.record(session, AuditAction.LOGIN_FAILED, "user", user.id,
-                           user_id=user.id, username=user.username)
-        raise Unauthorized(INVALID_LOGIN, commit=True)
     now = utcnow()
+    if _is_locked(user, now):
+        # Even the right password: the same answer as an unknown user.
+        await _refuse(session, user, "account_locked")
+        raise Unauthorized(INVALID_LOGIN, commit=True)
+    if not ok:
+        await _count_failure(session, repo, user, now, "wrong_password")
+        raise Unauthorized(INVALID_LOGIN, commit=True)
+    if not user.is_active:
+        await _refuse(session, user, "deactivated")
+        raise Unauthorized(INVALID_LOGIN, commit=True)
+    if user.mfa_enabled:
+        if not otp:
+            await _refuse(session, user, "mfa_required")
+            raise MfaRequired("A one-time code is required: send the authenticator app's code "
+                              "or a recovery code in 'otp'", commit=True)
+        if not await _second_factor_ok(session, repo, user, otp, now):
+            await _count_failure(session, repo, user, now, "wrong_otp")
+            raise MfaInvalid("Incorrect or already used one-time code", commit=True)
+    await repo.reset_failures(user.id)
     if new_hash:
         user.password_hash = new_hash
     user.last_login_at = now
@@ -89,14 +254,16 @@ async def login(session: AsyncSession, username: str, password: str) -> TokenPai
             user_id=user.id,
             created_at=now,
             last_used_at=now,
-            expires_at=now + timedelta(days=get_settings().refresh_token_days),
+            expires_at=now + timedelta(days=settings.refresh_token_days),
             ip=ctx.ip,
             user_agent=(ctx.user_agent or "")[:400] or None,
         )
     )
     pair = await _issue(repo, user, auth_session, now)
+    restriction = pair.session_restriction
     await audit.record(session, AuditAction.LOGIN, "session", auth_session.id,
-                       user_id=user.id, username=user.username)
+                       user_id=user.id, username=user.username,
+                       changes={"session_restriction": restriction} if restriction else None)
     return pair
 
 
@@ -140,31 +307,80 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
     await audit.record(session, AuditAction.LOGOUT, "session", principal.session_id)
 
 
+async def logout_all(session: AsyncSession, principal: Principal) -> None:
+    """Revoke every session of the caller, this one included ("log out everywhere")."""
+    count = await UserRepository(session).revoke_all_sessions(
+        principal.user_id, utcnow(), "logout_all")
+    await audit.record(session, AuditAction.LOGOUT, "user", principal.user_id,
+                       changes={"scope": "all", "sessions_revoked": count})
+
+
+async def list_sessions(session: AsyncSession, principal: Principal, page: PageParams
+                        ) -> Page[SessionRead]:
+    """The caller's live sessions (not revoked, not expired), most recently used first;
+    ``current`` marks the one of the request's token. ``last_used_at`` is the login or the
+    last refresh."""
+    rows, total = await UserRepository(session).live_sessions(
+        principal.user_id, utcnow(), offset=page.offset, limit=page.page_size)
+    items = [SessionRead.model_validate(r).model_copy(
+        update={"current": r.id == principal.session_id}) for r in rows]
+    return Page[SessionRead](items=items, total=total, page=page.page,
+                             page_size=page.page_size)
+
+
+async def revoke_own_session(session: AsyncSession, principal: Principal,
+                             session_id: uuid.UUID) -> None:
+    """Revoke one of the caller's live sessions (e.g. a lost laptop); its tokens stop at once.
+
+    Raises:
+        NotFound (404): no live session with this id belongs to the caller (another user's
+            session is reported the same way, so its existence is not disclosed).
+    """
+    repo = UserRepository(session)
+    now = utcnow()
+    row = await repo.get_auth_session(session_id)
+    if (row is None or row.user_id != principal.user_id or row.revoked_at is not None
+            or row.expires_at <= now):
+        raise NotFound("Session not found")
+    await repo.revoke_session(row.id, now, "revoked_by_user")
+    await audit.record(session, AuditAction.SESSION_REVOKE, "session", row.id,
+                       changes={"current": row.id == principal.session_id})
+
+
 async def authenticate(session: AsyncSession, token: str) -> Principal:
     """Turn an access token into a :class:`Principal` (installed as ``app.state.authenticator``).
+
+    The principal's ``restriction`` is decided here, from the user row, on every request:
+    an expired or admin-reset password, or a role that must use MFA without it.
 
     Raises:
         Unauthorized (401): bad token, revoked or expired session, deactivated user.
     """
     claims = tokens.decode(get_settings(), token, "access")
-    row = await UserRepository(session).principal_row(
+    # One query: user, session and the role's permissions revision; the role's permission
+    # strings come from the per-process cache keyed by that revision (roles are data).
+    row = await RoleRepository(session).principal_row(
         uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"])
     )
     if row is None:
         raise Unauthorized("Invalid token")
-    user, auth_session = row
+    user, auth_session, revision = row
     if not user.is_active:
         raise Unauthorized("Account deactivated")
     if auth_session.revoked_at is not None or auth_session.expires_at <= utcnow():
         raise Unauthorized("Session revoked or expired")
     role = Role(user.role)
+    granted = await roles.grants_of(session, user.role, revision)
     return Principal(
         user_id=user.id,
         username=user.username,
         role=role,
-        permissions=permissions_for(role),
+        permissions=granted.permissions,
         session_id=auth_session.id,
         token_id=str(claims["jti"]),
+        restriction=_restriction(user, get_settings(), utcnow()),
+        department=user.department,
+        scopes=granted.scopes,
     )
 
 
@@ -175,17 +391,193 @@ async def me(session: AsyncSession, principal: Principal) -> Me:
         raise NotFound("User not found")
     return Me(
         **UserRead.model_validate(user).model_dump(),
-        permissions=sorted(p.value for p in principal.permissions),
+        permissions=principal.grants,
+        session_restriction=principal.restriction,
+        password_expires_at=_password_expires_at(user, get_settings()),
     )
 
 
-async def create_user(session: AsyncSession, data: UserCreate) -> UserRead:
-    """Create a staff account.
+async def change_password(session: AsyncSession, principal: Principal,
+                          data: ChangePasswordRequest) -> None:
+    """Change the caller's own password; lifts ``password_change_required`` at once.
+
+    The caller's other sessions are revoked (whoever knew the old password loses access);
+    this one stays. The change is audited (``password_change``).
 
     Raises:
+        ValidationFailed (422): ``current_password`` wrong (counts towards the lockout, and
+            is refused while the account is locked), ``new_password`` equal to the current
+            one or breaking the policy (one entry per rule).
+
+    Source: NIST SP 800-63B section 5.1.1.2; seed 003 NFR-SEC-001.
+    """
+    repo = UserRepository(session)
+    user = await repo.get(principal.user_id)
+    if user is None:
+        raise NotFound("User not found")
+    now = utcnow()
+    ok, _ = verify_password(data.current_password, user.password_hash)
+    if _is_locked(user, now) or not ok:
+        if not _is_locked(user, now):
+            await _count_failure(session, repo, user, now, "wrong_current_password")
+        raise ValidationFailed(
+            "The current password is incorrect",
+            errors=[{"field": "current_password", "in": "body",
+                     "message": "incorrect password", "type": "incorrect_password"}],
+            commit=True,
+        )
+    if data.new_password == data.current_password:
+        raise ValidationFailed(
+            "The new password must differ from the current one",
+            errors=[{"field": "new_password", "in": "body",
+                     "message": "must differ from the current password",
+                     "type": "password_unchanged"}],
+        )
+    enforce_password_policy(data.new_password, user.username, "new_password")
+    user.password_hash = hash_password(data.new_password)
+    user.password_changed_at = now
+    user.must_change_password = False
+    await repo.reset_failures(user.id)
+    revoked = await repo.revoke_all_sessions(user.id, now, "password_changed",
+                                             keep=principal.session_id)
+    await audit.record(session, AuditAction.PASSWORD_CHANGE, "user", user.id,
+                       changes={"other_sessions_revoked": revoked})
+    await session.flush()
+
+
+# -- MFA ----------------------------------------------------------------------------------
+
+
+async def mfa_enroll(session: AsyncSession, principal: Principal) -> MfaEnrollment:
+    """Start (or restart) a TOTP enrolment: a new secret, not active until confirmed.
+
+    Returns:
+        The base32 secret and its ``otpauth://`` URI (shown once; stored encrypted).
+
+    Raises:
+        Conflict (409): MFA is already active (disable it first to change authenticator).
+
+    Source: RFC 6238; Google Authenticator key URI format.
+    """
+    repo = UserRepository(session)
+    user = await repo.get(principal.user_id)
+    if user is None:
+        raise NotFound("User not found")
+    if user.mfa_enabled:
+        raise Conflict("MFA is already active; disable it before enrolling a new authenticator")
+    secret = mfa.new_secret()
+    user.mfa_secret = mfa.encrypt_secret(secret, user.id)
+    user.mfa_last_step = None
+    await audit.record(session, AuditAction.MFA_ENROLL, "user", user.id)
+    await session.flush()
+    return MfaEnrollment(secret=secret, otpauth_uri=mfa.provisioning_uri(secret, user.username),
+                         issuer=mfa.ISSUER)
+
+
+async def mfa_confirm(session: AsyncSession, principal: Principal, code: str
+                      ) -> MfaRecoveryCodes:
+    """Activate the pending enrolment with a current code from the authenticator app.
+
+    Returns:
+        10 one-time recovery codes, shown this once (stored as keyed hashes).
+
+    Raises:
+        Conflict (409): no enrolment in progress, or MFA already active.
+        ValidationFailed (422): ``code`` does not match the pending secret.
+
+    Source: RFC 6238 section 5.2.
+    """
+    repo = UserRepository(session)
+    user = await repo.get(principal.user_id)
+    if user is None:
+        raise NotFound("User not found")
+    if user.mfa_enabled:
+        raise Conflict("MFA is already active")
+    if user.mfa_secret is None:
+        raise Conflict("No MFA enrolment in progress: call POST /api/v1/auth/mfa/enroll first")
+    step = mfa.matching_step(mfa.decrypt_secret(user.mfa_secret, user.id), code)
+    if step is None:
+        raise ValidationFailed(
+            "The code does not match the authenticator being enrolled",
+            errors=[{"field": "code", "in": "body", "message": "incorrect code",
+                     "type": "mfa_code_mismatch"}],
+        )
+    now = utcnow()
+    user.mfa_last_step = step
+    user.mfa_enabled_at = now
+    codes = mfa.new_recovery_codes()
+    await repo.replace_recovery_codes(user.id, [mfa.recovery_code_hash(c) for c in codes], now)
+    await audit.record(session, AuditAction.MFA_ENABLE, "user", user.id,
+                       changes={"recovery_codes_issued": len(codes)})
+    await session.flush()
+    return MfaRecoveryCodes(recovery_codes=codes)
+
+
+async def _clear_mfa(repo: UserRepository, user: User) -> None:
+    user.mfa_secret = None
+    user.mfa_enabled_at = None
+    user.mfa_last_step = None
+    await repo.delete_recovery_codes(user.id)
+
+
+async def mfa_disable(session: AsyncSession, principal: Principal,
+                      data: MfaDisableRequest) -> None:
+    """Turn the caller's MFA off (or drop a pending enrolment); recovery codes are deleted.
+
+    Proof of presence is required: a current TOTP code, an unused recovery code, or the
+    password. A wrong proof counts towards the lockout.
+
+    Raises:
+        Conflict (409): no MFA active or pending.
+        ValidationFailed (422): neither ``code`` nor ``password`` given, or the one given is
+            wrong.
+    """
+    repo = UserRepository(session)
+    user = await repo.get(principal.user_id)
+    if user is None:
+        raise NotFound("User not found")
+    if user.mfa_secret is None:
+        raise Conflict("MFA is not enabled")
+    if not data.code and not data.password:
+        raise ValidationFailed(
+            "Send a current one-time code or your password",
+            errors=[{"field": f, "in": "body", "message": "a code or the password is required",
+                     "type": "missing"} for f in ("code", "password")],
+        )
+    now = utcnow()
+    verified = False
+    if not _is_locked(user, now):
+        if data.code:
+            verified = await _second_factor_ok(session, repo, user, data.code, now)
+        if not verified and data.password:
+            verified, _ = verify_password(data.password, user.password_hash)
+        if not verified:
+            await _count_failure(session, repo, user, now, "wrong_mfa_disable_proof")
+    if not verified:
+        fields = [f for f, v in (("code", data.code), ("password", data.password)) if v]
+        raise ValidationFailed(
+            "The code or password is incorrect",
+            errors=[{"field": f, "in": "body", "message": "incorrect",
+                     "type": "incorrect_credential"} for f in fields],
+            commit=True,
+        )
+    was_active = user.mfa_enabled
+    await _clear_mfa(repo, user)
+    await audit.record(session, AuditAction.MFA_DISABLE, "user", user.id,
+                       changes={"was_active": was_active, "by": "self"})
+    await session.flush()
+
+
+async def create_user(session: AsyncSession, data: UserCreate) -> UserRead:
+    """Create a staff account (admin route, ``hms create-user``, ``hms demo``).
+
+    Raises:
+        ValidationFailed (422): the password breaks the policy (field ``password``, one
+            entry per rule; NIST SP 800-63B 5.1.1.2).
         Conflict (409): username or email already taken.
     """
     repo = UserRepository(session)
+    enforce_password_policy(data.password, data.username)
     if await repo.by_login(data.username) or (data.email and await repo.by_login(data.email)):
         raise Conflict("Username or email already in use")
     user = User(
@@ -193,6 +585,7 @@ async def create_user(session: AsyncSession, data: UserCreate) -> UserRead:
         email=str(data.email).lower() if data.email else None,
         full_name=data.full_name,
         role=data.role.value,
+        department=data.department,
         is_active=True,
         password_hash=hash_password(data.password),
     )
@@ -202,7 +595,8 @@ async def create_user(session: AsyncSession, data: UserCreate) -> UserRead:
     except IntegrityError as exc:
         raise Conflict("Username or email already in use") from exc
     await audit.record(session, AuditAction.CREATE, "user", user.id,
-                       changes={"after": {"username": user.username, "role": user.role}})
+                       changes={"after": {"username": user.username, "role": user.role,
+                                          "department": user.department}})
     return UserRead.model_validate(user)
 
 
@@ -222,21 +616,23 @@ async def list_users(
 
 
 async def update_user(session: AsyncSession, user_id: uuid.UUID, data: UserUpdate) -> UserRead:
-    """Change role, active flag, name, email, or reset the password.
+    """Change role, active flag, name, email; reset the password, unlock, or remove MFA.
 
-    Deactivating a user or resetting the password revokes all of the user's sessions, so
-    their tokens stop working at once. A reset password must be changed at next login.
+    Deactivating a user, resetting the password or removing MFA revokes all of the user's
+    sessions, so their tokens stop working at once. A reset password must be changed at
+    next login, and also ends a lockout (as ``unlock`` does).
 
     Raises:
         NotFound (404): no such user.
         Conflict (409): email already used by another account.
+        ValidationFailed (422): the new password breaks the policy (field ``password``).
     """
     repo = UserRepository(session)
     user = await repo.get(user_id)
     if user is None:
         raise NotFound("User not found")
     before = {"role": user.role, "is_active": user.is_active, "full_name": user.full_name,
-              "email": user.email}
+              "email": user.email, "department": user.department}
     now = utcnow()
     fields = data.model_dump(exclude_unset=True)
     if "email" in fields and data.email is not None:
@@ -246,6 +642,8 @@ async def update_user(session: AsyncSession, user_id: uuid.UUID, data: UserUpdat
         user.email = str(data.email).lower()
     if data.role is not None:
         user.role = data.role.value
+    if "department" in fields:  # null clears it
+        user.department = data.department
     if data.full_name is not None:
         user.full_name = data.full_name
     if data.is_active is not None:
@@ -253,15 +651,27 @@ async def update_user(session: AsyncSession, user_id: uuid.UUID, data: UserUpdat
         if not data.is_active:
             await repo.revoke_all_sessions(user.id, now, "deactivated")
     if data.password is not None:
+        enforce_password_policy(data.password, user.username)
         user.password_hash = hash_password(data.password)
         user.password_changed_at = now
         user.must_change_password = True
         await repo.revoke_all_sessions(user.id, now, "password_reset")
+    if data.password is not None or data.unlock:
+        # A reset is also the way out of a lockout.
+        user.failed_login_count = 0
+        user.locked_until = None
+    if data.reset_mfa and user.mfa_secret is not None:
+        await _clear_mfa(repo, user)
+        await repo.revoke_all_sessions(user.id, now, "mfa_reset")
+        await audit.record(session, AuditAction.MFA_DISABLE, "user", user.id,
+                           changes={"by": "admin"})
     after = {"role": user.role, "is_active": user.is_active, "full_name": user.full_name,
-             "email": user.email}
+             "email": user.email, "department": user.department}
     changes = audit.diff(before, after)
     if data.password is not None:
         changes["after"]["password"] = "reset"
+    if data.unlock:
+        changes["after"]["unlocked"] = True
     await audit.record(session, AuditAction.UPDATE, "user", user.id, changes=changes)
     await session.flush()
     return UserRead.model_validate(user)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from hms.core.crypto import EncryptedString
 from hms.db.base import UTCDateTime
 from hms.db.migrate import target_metadata
 from hms.db.session import create_engine
@@ -29,6 +30,8 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     # as the plain SQLAlchemy types they store.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EncryptedString):
+        return "sa.Text()"  # ciphertext (hms.core.crypto); the backfill encrypts, not the type
     return False
 
 
@@ -42,6 +45,21 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        _sync_catalogue(connection)
+
+
+def _sync_catalogue(connection: Connection) -> None:
+    # At head, grant permissions the code added since the database was seeded to their
+    # default roles (roles are data; see hms.identity.roles). Not on a partial upgrade or
+    # a downgrade: the tables may not be there or may not match the code.
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    if set(context.get_context().get_current_heads()) != heads:
+        return
+    from hms.identity.roles import sync_permission_catalogue
+
+    sync_permission_catalogue(connection)
 
 
 async def _run_async() -> None:

@@ -1,14 +1,51 @@
-"""ORM classes of the patients module (private)."""
+"""ORM classes of the patients module (private).
+
+Identifiers and contact details are encrypted at rest (:class:`hms.core.crypto.
+EncryptedString`, AES-256-GCM, each value bound to its column). The ones people search by
+have a keyed blind index beside them (``*_bidx``, HMAC-SHA256 of the normalised value),
+kept in step on every write (an attribute validator on :class:`Patient`, and
+:func:`with_blind_indexes` for ``UPDATE`` statements); exact search and the national ID's
+uniqueness go through those columns (btree indexes: lookups stay O(log n)). Names stay
+plaintext so that partial, accent-insensitive name search keeps working (``name_search``).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from hms.core.crypto import EncryptedString, Normalisation, blind_index
 from hms.db.base import Base, TimestampMixin, new_id
+
+#: Encrypted column -> (its blind-index column, HMAC purpose, normalisation).
+BLIND_INDEXES: dict[str, tuple[str, str, Normalisation]] = {
+    "national_id": ("national_id_bidx", "patients.national_id", "digits"),
+    "mobile": ("mobile_bidx", "patients.mobile", "digits"),
+    "phone": ("phone_bidx", "patients.phone", "digits"),
+    "passport_number": ("passport_number_bidx", "patients.passport_number", "alphanumeric"),
+}
+
+
+def search_token(column: str, value: str) -> str:
+    """The blind-index value of ``value`` for ``column`` (a key of :data:`BLIND_INDEXES`)."""
+    _, purpose, normalisation = BLIND_INDEXES[column]
+    return blind_index(value, purpose, normalisation)
+
+
+def with_blind_indexes(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` plus the blind index of every indexed column among them (None for None),
+    for writes that bypass the ORM attributes (``UPDATE ... SET``)."""
+    out = dict(values)
+    for column, (index_column, _, _) in BLIND_INDEXES.items():
+        if column in values:
+            value = values[column]
+            out[index_column] = search_token(column, value) if value is not None else None
+    return out
 
 
 class Patient(TimestampMixin, Base):
@@ -23,9 +60,14 @@ class Patient(TimestampMixin, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     patient_number: Mapped[str] = mapped_column(String(32), unique=True)
-    national_id: Mapped[str | None] = mapped_column(String(14), unique=True)
-    passport_number: Mapped[str | None] = mapped_column(String(32), index=True)
-    other_identifier: Mapped[str | None] = mapped_column(String(64))
+    national_id: Mapped[str | None] = mapped_column(EncryptedString("patients.national_id"))
+    # UNIQUE: one patient per national ID, enforced on the blind index.
+    national_id_bidx: Mapped[str | None] = mapped_column(String(64), unique=True)
+    passport_number: Mapped[str | None] = mapped_column(
+        EncryptedString("patients.passport_number"))
+    passport_number_bidx: Mapped[str | None] = mapped_column(String(64), index=True)
+    other_identifier: Mapped[str | None] = mapped_column(
+        EncryptedString("patients.other_identifier"))
     given_name: Mapped[str | None] = mapped_column(String(255))
     family_name: Mapped[str | None] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(255))
@@ -33,10 +75,12 @@ class Patient(TimestampMixin, Base):
     name_search: Mapped[str] = mapped_column(String(255))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(10))
-    mobile: Mapped[str | None] = mapped_column(String(11), index=True)
-    phone: Mapped[str | None] = mapped_column(String(32))
-    email: Mapped[str | None] = mapped_column(String(254))
-    address_line: Mapped[str | None] = mapped_column(String(255))
+    mobile: Mapped[str | None] = mapped_column(EncryptedString("patients.mobile"))
+    mobile_bidx: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedString("patients.phone"))
+    phone_bidx: Mapped[str | None] = mapped_column(String(64), index=True)
+    email: Mapped[str | None] = mapped_column(EncryptedString("patients.email"))
+    address_line: Mapped[str | None] = mapped_column(EncryptedString("patients.address_line"))
     city: Mapped[str | None] = mapped_column(String(100))
     governorate: Mapped[str | None] = mapped_column(String(100))
     postal_code: Mapped[str | None] = mapped_column(String(20))
@@ -45,14 +89,25 @@ class Patient(TimestampMixin, Base):
     marital_status: Mapped[str | None] = mapped_column(String(20))
     occupation: Mapped[str | None] = mapped_column(String(100))
     emergency_contact_name: Mapped[str | None] = mapped_column(String(255))
-    emergency_contact_phone: Mapped[str | None] = mapped_column(String(32))
+    emergency_contact_phone: Mapped[str | None] = mapped_column(
+        EncryptedString("patients.emergency_contact_phone"))
     emergency_contact_relation: Mapped[str | None] = mapped_column(String(50))
     deceased_at: Mapped[datetime | None] = mapped_column()
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when the patient's identifying data was erased (hms.privacy, patients.service.
+    # erase_patient): the row stays so clinical records keep their patient.
+    erased_at: Mapped[datetime | None] = mapped_column()
     source_system: Mapped[str | None] = mapped_column(String(200))
     source_id: Mapped[str | None] = mapped_column(String(100))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    @validates(*BLIND_INDEXES)
+    def _index(self, key: str, value: str | None) -> str | None:
+        # Setting an indexed identifier sets its blind index too (constructor included).
+        index_column = BLIND_INDEXES[key][0]
+        setattr(self, index_column, search_token(key, value) if value is not None else None)
+        return value
 
 
 class PatientNumberCounter(Base):

@@ -11,7 +11,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hms.patients.models import Patient, PatientNumberCounter
+from hms.core.scoping import RowFilter
+from hms.patients.models import (
+    Patient,
+    PatientNumberCounter,
+    search_token,
+    with_blind_indexes,
+)
 from hms.patients.validators import has_control_characters
 
 
@@ -23,19 +29,22 @@ def _escape_like(text: str) -> str:
 class SearchCriteria:
     """Normalised search filters; every given one must match (AND).
 
-    Each entry of ``national_ids`` and ``mobiles`` must equal the patient's value (two
-    different ones therefore match nobody). ``name_tokens`` are folded (see
+    Each entry of ``national_ids``, ``mobiles`` and ``passports`` must equal the patient's
+    value (two different ones therefore match nobody); they are compared through the blind
+    indexes, never as plaintext. ``name_tokens`` are folded (see
     ``validators.fold_name``); each must occur in the patient's folded name.
     ``patient_number_prefix`` matches the start of the MRN.
     """
 
     national_ids: tuple[str, ...] = ()
     mobiles: tuple[str, ...] = ()
+    passports: tuple[str, ...] = ()
     patient_number: str | None = None
     patient_number_prefix: str | None = None
     name_tokens: tuple[str, ...] = ()
     name_folded: str | None = None
-    #: ``q`` that is neither an ID nor a mobile: folded name words, or an exact MRN.
+    #: ``q`` that is neither an ID nor a mobile: folded name words, or an exact MRN, or an
+    #: exact passport number or phone number.
     name_or_patient_number: tuple[tuple[str, ...], str] | None = None
 
 
@@ -49,23 +58,37 @@ class PatientRepository:
         """Patient by id."""
         return await self.session.get(Patient, patient_id)
 
-    async def by_ref(self, ref: str) -> Patient | None:
-        """Patient by UUID, patient number (MRN, case-insensitive) or national ID."""
+    async def by_ref(self, ref: str, *, within: RowFilter | None = None) -> Patient | None:
+        """Patient by UUID, patient number (MRN, case-insensitive) or national ID (through
+        its blind index: one indexed equality per key); with ``within`` (the caller's row
+        scope) only a patient inside it, decided in the same query."""
         ref = ref.strip()
         if not ref or len(ref) > 64 or has_control_characters(ref):
             return None  # cannot be a stored reference (and NUL would upset PostgreSQL)
         try:
-            return await self.get(uuid.UUID(ref))
+            patient_id = uuid.UUID(ref)
         except ValueError:
-            pass
-        stmt = select(Patient).where(
-            or_(Patient.national_id == ref, Patient.patient_number == ref.upper())
-        )
+            patient_id = None
+        if patient_id is not None:
+            if within is None:
+                return await self.get(patient_id)
+            stmt = select(Patient).where(Patient.id == patient_id, within(Patient.id))
+            return (await self.session.scalars(stmt)).first()
+        if ref.isascii() and ref.isdigit():
+            # All digits: a national ID (a patient number always holds a letter), matched
+            # by its blind index only, so the ID never travels to the database.
+            key = Patient.national_id_bidx == search_token("national_id", ref)
+        else:
+            key = Patient.patient_number == ref.upper()
+        stmt = select(Patient).where(key)
+        if within is not None:
+            stmt = stmt.where(within(Patient.id))
         return (await self.session.scalars(stmt.limit(1))).first()
 
     async def by_national_id(self, national_id: str) -> Patient | None:
-        """Patient holding ``national_id``."""
-        stmt = select(Patient).where(Patient.national_id == national_id)
+        """Patient holding ``national_id`` (blind-index equality)."""
+        stmt = select(Patient).where(
+            Patient.national_id_bidx == search_token("national_id", national_id))
         return (await self.session.scalars(stmt)).first()
 
     async def by_patient_number(self, patient_number: str) -> Patient | None:
@@ -90,7 +113,8 @@ class PatientRepository:
         self, patient_id: uuid.UUID, expected_version: int, values: dict[str, Any]
     ) -> bool:
         """Compare-and-set update: apply ``values`` and bump ``version`` only if the row still
-        has ``expected_version``. Returns False when another writer got there first.
+        has ``expected_version``. Returns False when another writer got there first. Blind
+        indexes of changed identifiers are recomputed in the same statement.
 
         The version test is part of the UPDATE's WHERE clause, so two writers holding the
         same version cannot both succeed (PostgreSQL re-checks the predicate after waiting on
@@ -99,7 +123,7 @@ class PatientRepository:
         stmt = (
             update(Patient)
             .where(Patient.id == patient_id, Patient.version == expected_version)
-            .values(**values, version=Patient.version + 1)
+            .values(**with_blind_indexes(values), version=Patient.version + 1)
             .execution_options(synchronize_session=False)
         )
         result = await self.session.execute(stmt)
@@ -127,8 +151,11 @@ class PatientRepository:
 
     def _filters(self, c: SearchCriteria) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
-        where += [Patient.national_id == value for value in c.national_ids]
-        where += [Patient.mobile == value for value in c.mobiles]
+        where += [Patient.national_id_bidx == search_token("national_id", value)
+                  for value in c.national_ids]
+        where += [Patient.mobile_bidx == search_token("mobile", value) for value in c.mobiles]
+        where += [Patient.passport_number_bidx == search_token("passport_number", value)
+                  for value in c.passports]
         if c.patient_number is not None:
             where.append(Patient.patient_number == c.patient_number)
         if c.patient_number_prefix is not None:
@@ -137,8 +164,13 @@ class PatientRepository:
         where += [self._contains(token) for token in c.name_tokens]
         if c.name_or_patient_number is not None:
             tokens, number = c.name_or_patient_number
-            where.append(or_(and_(*[self._contains(t) for t in tokens]),
-                             Patient.patient_number == number))
+            alternatives = [and_(*[self._contains(t) for t in tokens]),
+                            Patient.patient_number == number,
+                            Patient.passport_number_bidx == search_token("passport_number",
+                                                                         number)]
+            if any(ch.isdigit() for ch in number):
+                alternatives.append(Patient.phone_bidx == search_token("phone", number))
+            where.append(or_(*alternatives))
         return where
 
     @staticmethod
@@ -146,14 +178,18 @@ class PatientRepository:
         return Patient.name_search.like(f"%{_escape_like(token)}%", escape="\\")
 
     async def search(
-        self, criteria: SearchCriteria, *, offset: int, limit: int
+        self, criteria: SearchCriteria, *, offset: int, limit: int,
+        within: RowFilter | None = None,
     ) -> tuple[list[Patient], int]:
-        """A page of patients matching every criterion, and the total.
+        """A page of patients matching every criterion (and inside ``within``, the caller's
+        row scope, when given), and the total.
 
         Order: exact name match first, then names starting with the query, then the rest;
         within each, by full name (then id, so pages are stable).
         """
         where = self._filters(criteria)
+        if within is not None:
+            where.append(within(Patient.id))
         total = await self.session.scalar(
             select(func.count()).select_from(Patient).where(*where)
         )

@@ -1,4 +1,5 @@
-"""HTTP routes of the patients module (seed 000 paths): search, register, read, update."""
+"""HTTP routes of the patients module (seed 000 paths): search, register, read, update, and
+the full identifiers of one patient."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from hms.core.etag import etag, parse_if_match
 from hms.core.pagination import Page, Pagination
 from hms.core.problems import PROBLEM_RESPONSES
 from hms.patients import service
-from hms.patients.permissions import ReadPatients, WritePatients
-from hms.patients.schemas import PatientCreate, PatientRead, PatientUpdate
+from hms.patients.permissions import ReadIdentifiers, ReadPatients, WritePatients, readable_by
+from hms.patients.schemas import PatientCreate, PatientIdentifiers, PatientRead, PatientUpdate
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 
@@ -41,7 +42,7 @@ _ETAG_HEADER = {"ETag": {"description": 'Row version as a weak ETag, e.g. W/"3"'
     responses=PROBLEM_RESPONSES,
 )
 async def search_patients(
-    _: ReadPatients,
+    actor: ReadPatients,
     session: DbSession,
     page: Pagination,
     ssn: Annotated[str | None, Query(pattern=r"^\s*\d{14}\s*$",
@@ -53,10 +54,16 @@ async def search_patients(
     name: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE, description=(
         "Part of the name; case- and accent-insensitive, every word must occur"))] = None,
     q: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE, description=(
-        "Any of the above: a national ID, mobile, PT- number (prefix) or name"))] = None,
+        "Any of the above: a national ID, mobile, PT- number (prefix) or name; or an exact "
+        "passport or phone number"))] = None,
+    passport: Annotated[str | None, Query(max_length=32, pattern=_PRINTABLE, description=(
+        "Exact passport number (case, spaces and dashes ignored)"))] = None,
 ) -> Page[PatientRead]:
     return await service.search_patients(session, page, ssn=ssn, mobile=mobile,
-                                         medical_number=medical_number, name=name, q=q)
+                                         medical_number=medical_number, name=name, q=q,
+                                         passport=passport,
+                                         access=service.identifier_access(actor),
+                                         within=readable_by(actor))
 
 
 @router.post(
@@ -73,7 +80,8 @@ async def search_patients(
 async def create_patient(
     body: PatientCreate, actor: WritePatients, session: DbSession, response: Response
 ) -> PatientRead:
-    patient = await service.create_patient(session, body, created_by=actor.user_id)
+    patient = await service.create_patient(session, body, created_by=actor.user_id,
+                                           access=service.identifier_access(actor))
     response.headers["Location"] = f"{router.prefix}/{patient.id}"
     response.headers["ETag"] = etag(patient.version)
     return patient
@@ -87,11 +95,26 @@ async def create_patient(
                                           "headers": _ETAG_HEADER}},
 )
 async def get_patient(
-    patient_ssn: PatientRef, _: ReadPatients, session: DbSession, response: Response
+    patient_ssn: PatientRef, actor: ReadPatients, session: DbSession, response: Response
 ) -> PatientRead:
-    patient = await service.get_patient(session, patient_ssn)
+    patient = await service.get_patient(session, patient_ssn,
+                                        access=service.identifier_access(actor),
+                                        within=readable_by(actor))
     response.headers["ETag"] = etag(patient.version)
     return patient
+
+
+@router.get(
+    "/{patient_ssn}/identifiers",
+    summary="A patient's full identifiers and contact details (audited)",
+    response_model=PatientIdentifiers,
+    responses=PROBLEM_RESPONSES,
+)
+async def get_identifiers(
+    patient_ssn: PatientRef, actor: ReadIdentifiers, session: DbSession, response: Response
+) -> PatientIdentifiers:
+    response.headers["Cache-Control"] = "no-store"
+    return await service.get_identifiers(session, patient_ssn, within=readable_by(actor))
 
 
 @router.put(
@@ -104,13 +127,15 @@ async def get_patient(
 async def update_patient(
     patient_ssn: PatientRef,
     body: PatientUpdate,
-    _: WritePatients,
+    actor: WritePatients,
     session: DbSession,
     response: Response,
     if_match: Annotated[str | None, Header(max_length=40, description=(
         'ETag read from GET, e.g. W/"3" (or send version in the body)'))] = None,
 ) -> PatientRead:
     patient = await service.update_patient(session, patient_ssn, body,
-                                           if_match=parse_if_match(if_match))
+                                           if_match=parse_if_match(if_match),
+                                           access=service.identifier_access(actor),
+                                           within=readable_by(actor))
     response.headers["ETag"] = etag(patient.version)
     return patient

@@ -319,8 +319,28 @@ class PatientUpdate(_PatientFields):
         return _prepare(data, compose_full_name=False)
 
 
+class IdentifierAccess(StrEnum):
+    """How a response shows a patient's identifiers and contact details."""
+
+    #: As stored: the caller holds ``patient:read_identifiers``.
+    FULL = "full"
+    #: National ID, passport and other identifier show their last digits only, phone
+    #: numbers their last three digits, e-mail ``m***@domain``, the address line ``***``.
+    MASKED = "masked"
+
+
+#: Fields masked in :attr:`IdentifierAccess.MASKED` responses.
+MASKED_FIELDS = ("national_id", "passport_number", "other_identifier", "mobile", "phone",
+                 "email", "address_line", "emergency_contact_phone")
+
+
 class PatientRead(BaseModel):
-    """A patient as returned by the API (canonical field names)."""
+    """A patient as returned by the API (canonical field names).
+
+    Roles without ``patient:read_identifiers`` get the identifiers and contact details
+    masked (``identifiers`` says which); ``GET /patients/{ref}/identifiers`` gives the full
+    values to those who hold it.
+    """
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -350,12 +370,37 @@ class PatientRead(BaseModel):
     emergency_contact_relation: str | None
     deceased_at: datetime | None
     is_active: bool
+    erased_at: datetime | None = Field(
+        None, description="When the identifying data was erased (right to erasure)")
     source_system: str | None
     source_id: str | None
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
     version: int
+    identifiers: IdentifierAccess = Field(
+        IdentifierAccess.FULL,
+        description="`masked`: national_id, passport_number and other_identifier show their "
+        "last digits only (e.g. `**********0015`), phone numbers their last three digits, "
+        "email `m***@domain`, address_line `***`. `full`: as stored.")
+
+
+class PatientIdentifiers(BaseModel):
+    """A patient's full identifiers and contact details (``GET /patients/{ref}/identifiers``,
+    permission ``patient:read_identifiers``; every read is audited)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    patient_number: str
+    national_id: str | None
+    passport_number: str | None
+    other_identifier: str | None
+    mobile: str | None
+    phone: str | None
+    email: str | None
+    address_line: str | None
+    emergency_contact_phone: str | None
 
 
 class PatientSummary(BaseModel):
@@ -371,3 +416,5 @@ class PatientSummary(BaseModel):
     gender: str | None
     deceased_at: datetime | None
     is_active: bool
+    erased_at: datetime | None = Field(
+        None, description="When the identifying data was erased (right to erasure)")

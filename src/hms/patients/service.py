@@ -1,9 +1,15 @@
 """Patient use cases: registration, lookup, search and update.
 
 Public API for other modules: :func:`resolve`, :func:`get_summary`, :func:`create_patient`,
-:func:`find_by_source` and :func:`generate_patient_number`. They return schemas, never ORM
-objects. Every read and write of patient data records an audit event in the caller's
-transaction.
+:func:`find_by_source`, :func:`generate_patient_number`, :func:`identifier_access` and
+:func:`present_summary`. They return schemas, never ORM objects. Every read and write of
+patient data records an audit event in the caller's transaction.
+
+Identifiers and contact details are encrypted at rest (see ``models``); responses show them
+in full only to callers holding ``patient:read_identifiers`` and masked to the others
+(:class:`IdentifierAccess`), and each READ event records which (``identifiers``). Audit
+snapshots of a patient carry those fields masked, so the audit trail holds no plaintext
+identifier either.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.audit import service as audit_service
 from hms.audit.schemas import AuditAction
+from hms.core.auth import Principal
 from hms.core.errors import (
     Conflict,
     PreconditionFailed,
@@ -25,12 +32,22 @@ from hms.core.errors import (
     ValidationFailed,
 )
 from hms.core.pagination import Page, PageParams
+from hms.core.permissions import Perm
+from hms.core.scoping import RowFilter
 from hms.db.base import utcnow
 from hms.patients import validators as v
 from hms.patients.errors import DuplicatePatient, PatientNotFound
 from hms.patients.models import Patient
 from hms.patients.repository import PatientRepository, SearchCriteria
-from hms.patients.schemas import PatientCreate, PatientRead, PatientSummary, PatientUpdate
+from hms.patients.schemas import (
+    MASKED_FIELDS,
+    IdentifierAccess,
+    PatientCreate,
+    PatientIdentifiers,
+    PatientRead,
+    PatientSummary,
+    PatientUpdate,
+)
 
 ENTITY = "patient"
 
@@ -52,8 +69,62 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
+_MASKS = {
+    "national_id": v.mask_national_id,
+    "passport_number": lambda value: v.mask_tail(value, 3),
+    "other_identifier": lambda value: v.mask_tail(value, 3),
+    "mobile": v.mask_phone,
+    "phone": v.mask_phone,
+    "emergency_contact_phone": v.mask_phone,
+    "email": v.mask_email,
+    "address_line": lambda _: v.MASKED_TEXT,
+}
+assert set(_MASKS) == set(MASKED_FIELDS)
+
+
+def _masked(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each identifier or contact field masked (None stays None)."""
+    return {k: (_MASKS[k](val) if k in _MASKS and val is not None else val)
+            for k, val in values.items()}
+
+
 def _snapshot(patient: Patient) -> dict[str, Any]:
-    return {name: getattr(patient, name) for name in _WRITABLE}
+    """The audited picture of a patient: writable fields, identifiers masked (the audit
+    trail must not become a plaintext copy of what is encrypted at rest)."""
+    return _masked({name: getattr(patient, name) for name in _WRITABLE})
+
+
+def _masked_diff(before: dict[str, Any], patient: Patient) -> dict[str, Any]:
+    """The UPDATE audit payload: fields whose plaintext changed, with masked values (so a
+    changed national ID is listed even when its last digits stay the same)."""
+    changed = audit_service.diff(before, {name: getattr(patient, name) for name in _WRITABLE})
+    return {side: _masked(values) for side, values in changed.items()}
+
+
+def _present(patient: Patient, access: IdentifierAccess) -> PatientRead:
+    """``patient`` as the caller may see it."""
+    read = PatientRead.model_validate(patient)
+    if access is IdentifierAccess.FULL:
+        return read
+    shown = _masked({name: getattr(read, name) for name in MASKED_FIELDS})
+    return read.model_copy(update={**shown, "identifiers": IdentifierAccess.MASKED})
+
+
+def identifier_access(actor: Principal) -> IdentifierAccess:
+    """Whether ``actor`` sees full identifiers (``patient:read_identifiers``) or masked ones.
+
+    Source: HIPAA minimum necessary standard, 45 CFR 164.502(b) and 164.514(d).
+    """
+    return (IdentifierAccess.FULL if actor.can(Perm.PATIENT_READ_IDENTIFIERS)
+            else IdentifierAccess.MASKED)
+
+
+def present_summary(summary: PatientSummary, access: IdentifierAccess) -> PatientSummary:
+    """``summary`` as a caller with ``access`` may see it (national ID masked unless
+    :attr:`IdentifierAccess.FULL`), for modules that put a patient summary in a response."""
+    if access is IdentifierAccess.FULL or summary.national_id is None:
+        return summary
+    return summary.model_copy(update={"national_id": v.mask_national_id(summary.national_id)})
 
 
 def _field_error(field: str, message: str, kind: str) -> list[dict[str, Any]]:
@@ -68,27 +139,31 @@ def _search_key(full_name: str) -> str:
 _IDENTIFIER_REQUIRED = "national_id is required unless passport_number or other_identifier is given"
 
 
-async def _lookup(session: AsyncSession, ref: str | uuid.UUID) -> Patient:
-    patient = await PatientRepository(session).by_ref(str(ref))
+async def _lookup(session: AsyncSession, ref: str | uuid.UUID,
+                  within: RowFilter | None = None) -> Patient:
+    patient = await PatientRepository(session).by_ref(str(ref), within=within)
     if patient is None:
         raise PatientNotFound()
     return patient
 
 
-async def resolve(session: AsyncSession, ref: str | uuid.UUID) -> PatientSummary:
+async def resolve(session: AsyncSession, ref: str | uuid.UUID, *,
+                  within: RowFilter | None = None) -> PatientSummary:
     """Find a patient by any reference: UUID, patient number (PT-YYYYMMDD-NNNN, any case) or
     14-digit national ID. Not audited: the caller audits what it does with the patient.
 
     Args:
         ref: the reference as given by a client (path segment or body field).
+        within: the caller's row scope on patients (see :data:`hms.core.scoping.RowFilter`),
+            applied in the query; None for every patient.
 
     Returns:
         The patient's summary.
 
     Raises:
-        PatientNotFound (404): no patient has that reference.
+        PatientNotFound (404): no patient has that reference (within the scope).
     """
-    return PatientSummary.model_validate(await _lookup(session, ref))
+    return PatientSummary.model_validate(await _lookup(session, ref, within))
 
 
 async def get_summary(session: AsyncSession, patient_id: uuid.UUID) -> PatientSummary:
@@ -112,16 +187,41 @@ async def find_by_source(
     return PatientSummary.model_validate(patient) if patient else None
 
 
-async def get_patient(session: AsyncSession, ref: str | uuid.UUID) -> PatientRead:
-    """Read one patient's record by UUID, patient number or national ID; audited as READ.
+async def get_patient(session: AsyncSession, ref: str | uuid.UUID, *,
+                      access: IdentifierAccess,
+                      within: RowFilter | None = None) -> PatientRead:
+    """Read one patient's record by UUID, patient number or national ID; audited as READ
+    with ``{"identifiers": "full" | "masked"}``.
+
+    Args:
+        access: how identifiers are shown (see :func:`identifier_access`).
+        within: the caller's row scope on patients (``patient:read:department``...),
+            applied in the query.
 
     Raises:
-        PatientNotFound (404): no patient has that reference.
+        PatientNotFound (404): no patient has that reference, or none in the scope.
     """
-    patient = await _lookup(session, ref)
+    patient = await _lookup(session, ref, within)
     await audit_service.record(session, AuditAction.READ, ENTITY, patient.id,
-                               patient_id=patient.id)
-    return PatientRead.model_validate(patient)
+                               patient_id=patient.id,
+                               changes={"identifiers": access.value})
+    return _present(patient, access)
+
+
+async def get_identifiers(session: AsyncSession, ref: str | uuid.UUID, *,
+                          within: RowFilter | None = None) -> PatientIdentifiers:
+    """A patient's full identifiers and contact details (decrypted); audited as
+    READ_IDENTIFIERS. The caller must hold ``patient:read_identifiers`` (checked by the
+    route).
+
+    Raises:
+        PatientNotFound (404): no patient has that reference (within ``within``, the
+            caller's row scope).
+    """
+    patient = await _lookup(session, ref, within)
+    await audit_service.record(session, AuditAction.READ_IDENTIFIERS, ENTITY, patient.id,
+                               patient_id=patient.id, changes={"identifiers": "full"})
+    return PatientIdentifiers.model_validate(patient)
 
 
 async def generate_patient_number(session: AsyncSession, day: date | None = None) -> str:
@@ -174,6 +274,7 @@ async def create_patient(
     source_id: str | None = None,
     audit: bool = True,
     deceased_at: datetime | None = None,
+    access: IdentifierAccess = IdentifierAccess.FULL,
 ) -> PatientRead:
     """Register a patient.
 
@@ -189,6 +290,8 @@ async def create_patient(
             Patient id); an imported record need not carry a national ID.
         audit: record a CREATE audit event (importers that audit in bulk pass False).
         deceased_at: time of death (UTC-aware) for an imported record of a deceased patient.
+        access: how the returned record shows identifiers (the HTTP route passes the
+            caller's; importers keep the default, full).
 
     Returns:
         The stored patient; ``version`` is 1.
@@ -251,7 +354,7 @@ async def create_patient(
         await audit_service.record(session, AuditAction.CREATE, ENTITY, patient.id,
                                    patient_id=patient.id,
                                    changes={"after": _snapshot(patient)})
-    return PatientRead.model_validate(patient)
+    return _present(patient, access)
 
 
 async def update_patient(
@@ -260,6 +363,8 @@ async def update_patient(
     data: PatientUpdate,
     *,
     if_match: int | None,
+    access: IdentifierAccess,
+    within: RowFilter | None = None,
 ) -> PatientRead:
     """Change a patient's record, guarded by the version the client read.
 
@@ -272,9 +377,12 @@ async def update_patient(
         ref: UUID, patient number or national ID.
         data: the changes, optionally with ``version``.
         if_match: version from the ``If-Match`` header, if sent.
+        access: how the returned record shows identifiers; with ``masked``, a field sent
+            back equal to its masked form is left unchanged.
 
     Returns:
-        The updated patient with its new ``version``.
+        The updated patient with its new ``version``. The UPDATE event's ``before`` and
+        ``after`` carry identifiers masked.
 
     Raises:
         PatientNotFound (404): no patient has that reference.
@@ -287,7 +395,7 @@ async def update_patient(
             patient.
     """
     repo = PatientRepository(session)
-    patient = await _lookup(session, ref)
+    patient = await _lookup(session, ref, within)  # out of the caller's scope: 404
     if data.version is not None and if_match is not None and data.version != if_match:
         raise PreconditionFailed("If-Match and version disagree")
     expected = data.version if data.version is not None else if_match
@@ -301,7 +409,13 @@ async def update_patient(
                                                            exclude={"version"}).items()}
     if "email" in sent and sent["email"] is not None:
         sent["email"] = str(sent["email"])
-    before = _snapshot(patient)
+    before = {name: getattr(patient, name) for name in _WRITABLE}
+    if access is IdentifierAccess.MASKED:
+        # A caller who sees masked values and sends one back unchanged (a client echoing
+        # the record it read) is not changing it: never store "m***@example.org".
+        sent = {k: val for k, val in sent.items()
+                if not (k in _MASKS and val is not None and before[k] is not None
+                        and val == _MASKS[k](before[k]))}
     merged = {**before, **sent}
     if "full_name" not in sent and ("given_name" in sent or "family_name" in sent):
         merged["full_name"] = v.compose_full_name(merged["given_name"], merged["family_name"])
@@ -326,8 +440,9 @@ async def update_patient(
     changes = {k: val for k, val in merged.items() if before[k] != val}
     if not changes:
         await audit_service.record(session, AuditAction.READ, ENTITY, patient.id,
-                                   patient_id=patient.id)
-        return PatientRead.model_validate(patient)
+                                   patient_id=patient.id,
+                                   changes={"identifiers": access.value})
+        return _present(patient, access)
     duplicate = await _duplicate_of(repo, exclude=patient.id,
                                     national_id=changes.get("national_id"),
                                     patient_number=changes.get("patient_number"))
@@ -349,13 +464,13 @@ async def update_patient(
     await repo.refresh(patient)
     await audit_service.record(session, AuditAction.UPDATE, ENTITY, patient.id,
                                patient_id=patient.id,
-                               changes=audit_service.diff(before, _snapshot(patient)))
-    return PatientRead.model_validate(patient)
+                               changes=_masked_diff(before, patient))
+    return _present(patient, access)
 
 
 def _criteria(
     *, ssn: str | None, mobile: str | None, medical_number: str | None, name: str | None,
-    q: str | None,
+    q: str | None, passport: str | None = None,
 ) -> SearchCriteria:
     """Normalise search parameters.
 
@@ -388,7 +503,9 @@ def _criteria(
             name_or_number = (tuple(q_folded.split()), query.upper())
             folded = folded or q_folded
     return SearchCriteria(
-        national_ids=tuple(national_ids), mobiles=tuple(mobiles), patient_number=number,
+        national_ids=tuple(national_ids), mobiles=tuple(mobiles),
+        passports=(passport.strip(),) if passport and passport.strip() else (),
+        patient_number=number,
         patient_number_prefix=prefix, name_tokens=tokens, name_folded=folded or None,
         name_or_patient_number=name_or_number,
     )
@@ -403,8 +520,15 @@ async def search_patients(
     medical_number: str | None = None,
     name: str | None = None,
     q: str | None = None,
+    passport: str | None = None,
+    access: IdentifierAccess,
+    within: RowFilter | None = None,
 ) -> Page[PatientRead]:
     """Find patients; every criterion given must match (AND).
+
+    National ID, mobile, passport and phone are matched through their blind indexes
+    (indexed equality on an HMAC of the normalised value; the encrypted columns are never
+    compared), so these lookups stay O(log n).
 
     Args:
         ssn: exact 14-digit national ID.
@@ -412,21 +536,27 @@ async def search_patients(
         medical_number: exact patient number, any case.
         name: part(s) of the name, case- and accent-insensitive; every word must occur.
         q: any of the above: 14 digits -> national ID, a mobile number -> mobile,
-            ``PT-...`` -> patient number prefix, otherwise a name (or an exact custom
-            patient number).
+            ``PT-...`` -> patient number prefix, otherwise a name or an exact custom
+            patient number, passport number or phone number.
+        passport: exact passport number (case, spaces and dashes ignored).
+        access: how identifiers are shown (see :func:`identifier_access`).
+        within: the caller's row scope on patients; patients outside it are neither
+            returned nor counted.
 
     Returns:
         A page ordered by relevance (exact name, then name prefix) then full name.
 
     The search is audited as one SEARCH event listing the criteria used (names only, not
-    values), the total and the returned patient ids.
+    values), the total and the returned patient ids, plus one READ per returned patient
+    with ``identifiers`` ``full`` or ``masked``.
     """
-    criteria = _criteria(ssn=ssn, mobile=mobile, medical_number=medical_number, name=name, q=q)
+    criteria = _criteria(ssn=ssn, mobile=mobile, medical_number=medical_number, name=name, q=q,
+                         passport=passport)
     rows, total = await PatientRepository(session).search(
-        criteria, offset=page.offset, limit=page.page_size)
-    items = [PatientRead.model_validate(p) for p in rows]
+        criteria, offset=page.offset, limit=page.page_size, within=within)
+    items = [_present(p, access) for p in rows]
     used = [k for k, val in {"ssn": ssn, "mobile": mobile, "medical_number": medical_number,
-                             "name": name, "q": q}.items() if val]
+                             "name": name, "q": q, "passport": passport}.items() if val]
     await audit_service.record(session, AuditAction.SEARCH, ENTITY, None, changes={
         "criteria": used, "total": total, "page": page.page,
         "patient_ids": [str(p.id) for p in items],
@@ -435,6 +565,60 @@ async def search_patients(
     # patient X" answerable from the patient_id column alone.
     for p in items:
         await audit_service.record(session, AuditAction.READ, ENTITY, p.id, patient_id=p.id,
-                                   changes={"via": "search"})
+                                   changes={"via": "search", "identifiers": access.value})
     return Page[PatientRead](items=items, total=total, page=page.page,
                              page_size=page.page_size)
+
+
+#: Fields :func:`erase_patient` clears: every identifier, contact detail and demographic
+#: that points at the person. Gender and blood type stay (clinical data).
+_ERASED_FIELDS = (
+    "national_id", "passport_number", "other_identifier", "given_name", "family_name",
+    "date_of_birth", "mobile", "phone", "email", "address_line", "city", "governorate",
+    "postal_code", "country", "marital_status", "occupation", "emergency_contact_name",
+    "emergency_contact_phone", "emergency_contact_relation", "source_system", "source_id",
+)
+ERASED_NAME = "Erased patient"
+
+
+async def erase_patient(session: AsyncSession, patient_id: uuid.UUID) -> PatientRead:
+    """De-identify a patient for an honoured erasure request (hms.privacy decides whether
+    the request may be honoured: retention and legal hold).
+
+    The row stays, so visits, forms, vital signs, diagnoses and documents keep their patient
+    and the audit trail (which references ids) stays intact: names become
+    :data:`ERASED_NAME`, the patient number becomes ``ERASED-<24 hex of the id>``, every
+    identifier, contact detail, demographic and import source in :data:`_ERASED_FIELDS` is
+    set to None through the ORM path the encrypted columns use (their blind indexes are
+    cleared with them), ``is_active`` becomes false and ``erased_at`` is set. Records an
+    ``erase`` audit event naming the cleared fields (never their values).
+
+    Args:
+        patient_id: the patient's id.
+
+    Returns:
+        The de-identified patient (``version`` bumped).
+
+    Raises:
+        PatientNotFound (404): no such patient.
+        Conflict (409): the patient was changed concurrently; retry.
+    """
+    repo = PatientRepository(session)
+    patient = await repo.get(patient_id)
+    if patient is None:
+        raise PatientNotFound()
+    now = utcnow()
+    values: dict[str, Any] = {name: None for name in _ERASED_FIELDS}
+    values.update(
+        full_name=ERASED_NAME, name_search=_search_key(ERASED_NAME),
+        patient_number=f"ERASED-{patient.id.hex[:24]}", is_active=False, erased_at=now,
+        updated_at=now,
+    )
+    if not await repo.update_if_version(patient.id, patient.version, values):
+        raise Conflict("The patient changed during the erasure; retry")
+    await repo.refresh(patient)
+    await audit_service.record(session, AuditAction.ERASE, ENTITY, patient.id,
+                               patient_id=patient.id,
+                               changes={"fields": [*_ERASED_FIELDS, "full_name",
+                                                   "patient_number"]})
+    return PatientRead.model_validate(patient)

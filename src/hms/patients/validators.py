@@ -314,3 +314,37 @@ def fold_name(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.translate(_ARABIC_FOLD).casefold().split())
+
+
+def mask_tail(value: str, keep: int) -> str:
+    """``value`` with every character but the last ``keep`` replaced by ``*`` (at most a
+    third of the value is kept, so short values stay mostly hidden)."""
+    shown = min(keep, len(value) // 3)
+    return "*" * (len(value) - shown) + (value[-shown:] if shown else "")
+
+
+def mask_national_id(value: str) -> str:
+    """A national ID as shown to roles without ``patient:read_identifiers``: the last four
+    digits only, e.g. ``**********0015`` (seed 003's example response shows the last four of
+    a national ID)."""
+    return mask_tail(value, 4)
+
+
+def mask_phone(value: str) -> str:
+    """A phone number reduced to its digits, all but the last three masked
+    (``01012345678`` -> ``********678``)."""
+    digits = "".join(c for c in value if c.isdigit())
+    return mask_tail(digits or value, 3)
+
+
+def mask_email(value: str) -> str:
+    """An e-mail address as ``first letter***@domain`` (``mona@example.org`` ->
+    ``m***@example.org``)."""
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+#: What a masked free-text value (an address line) is replaced with.
+MASKED_TEXT = "***"

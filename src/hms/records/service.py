@@ -24,11 +24,21 @@ async def patient_history(session: AsyncSession, actor: Principal, patient_ref: 
         patient_ref: UUID, patient number or national ID.
         limit: at most this many visits (newest); ``total_visits`` gives the full count.
 
+    The patient's national ID is masked unless ``actor`` holds ``patient:read_identifiers``;
+    the READ event records which (``identifiers``).
+
+    Scopes (seed 003 4.3) apply in the queries: the patient must be within the actor's
+    ``patient:read`` scope (``visit:read``'s for a role without ``patient:read``), and only
+    the visits within its ``visit:read`` scope are listed and counted.
+
     Raises:
-        NotFound (404): no such patient.
+        NotFound (404): no such patient, or outside the actor's scope.
     """
-    patient = await patients_service.resolve(session, patient_ref)
-    visits = await visits_service.list_for_patient(session, patient.id)
+    access = patients_service.identifier_access(actor)
+    within = visits_service.patient_filter(actor)
+    patient = patients_service.present_summary(
+        await patients_service.resolve(session, patient_ref, within=within), access)
+    visits = await visits_service.list_for_patient(session, patient.id, actor=actor)
     shown = visits[:limit]
     ids = [v.id for v in shown]
     forms = await forms_service.summaries_for_visits(session, ids)
@@ -36,7 +46,8 @@ async def patient_history(session: AsyncSession, actor: Principal, patient_ref: 
     vitals = await clinical_service.vitals_for_visits(session, ids)
     documents = await documents_service.summaries_for_visits(session, ids)
     await audit.record(session, AuditAction.READ, "patient_history", patient.id,
-                       patient_id=patient.id, changes={"visits": len(shown)})
+                       patient_id=patient.id,
+                       changes={"visits": len(shown), "identifiers": access.value})
     return PatientHistory(
         patient=patient,
         total_visits=len(visits),

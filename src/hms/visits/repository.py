@@ -7,11 +7,74 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from hms.core.permissions import Scope
+from hms.core.scoping import RowScope
 from hms.visits.models import Visit
+
+
+def visible(scope: RowScope | None) -> ColumnElement[bool] | None:
+    """The WHERE clause of the visits ``scope`` reaches, or None for every visit.
+
+    ``department``: the visit's department equals the actor's (case-insensitive);
+    ``own``: the actor is the visit's attending physician or opened it. Several scopes
+    combine with OR; none (or ``department`` without a department) reaches nothing.
+
+    Source: HMS seed 003 section 4.3 (``resource:action[:scope]``).
+    """
+    if scope is None or scope.unrestricted:
+        return None
+    clauses: list[ColumnElement[bool]] = []
+    department = scope.department_key
+    if department is not None:
+        # Both sides folded by the database, so SQLite (ASCII-only lower()) and PostgreSQL
+        # each compare consistently.
+        clauses.append(func.lower(Visit.department) == func.lower(literal(department)))
+    if Scope.OWN in scope.levels:
+        clauses.append(or_(Visit.attending_physician_id == scope.user_id,
+                           Visit.opened_by == scope.user_id))
+    return or_(*clauses) if clauses else false()
+
+
+def scoped(stmt: Select[Any], scope: RowScope | None) -> Select[Any]:
+    """``stmt`` (selecting from ``patient_visits``) limited to the visits ``scope`` reaches."""
+    clause = visible(scope)
+    return stmt if clause is None else stmt.where(clause)
+
+
+def patient_has_visible_visit(
+    scope: RowScope, patient_id: SQLColumnExpression[uuid.UUID]
+) -> ColumnElement[bool] | None:
+    """Correlated ``EXISTS`` (a visit of that patient within ``scope``), or None for every
+    patient. Lets the patients module scope its queries without reading this table."""
+    clause = visible(scope)
+    if clause is None:
+        return None
+    return exists(select(Visit.id).where(Visit.patient_id == patient_id, clause))
+
+
+def visit_is_visible(
+    scope: RowScope, visit_id: SQLColumnExpression[uuid.UUID]
+) -> ColumnElement[bool] | None:
+    """Correlated ``EXISTS`` (that visit is within ``scope``), or None for every visit.
+    Lets modules whose rows hang off a visit (documents) scope their queries."""
+    clause = visible(scope)
+    if clause is None:
+        return None
+    return exists(select(Visit.id).where(Visit.id == visit_id, clause))
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +95,17 @@ class VisitRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, visit_id: uuid.UUID, *, for_update: bool = False) -> Visit | None:
-        """Visit by id (optionally locking the row on PostgreSQL)."""
+    async def get(self, visit_id: uuid.UUID, *, for_update: bool = False,
+                  scope: RowScope | None = None) -> Visit | None:
+        """Visit by id (optionally locking the row on PostgreSQL); None when missing or
+        outside ``scope`` (the scope is part of the query)."""
+        clause = visible(scope)
+        if not for_update and clause is None:
+            return await self.session.get(Visit, visit_id)
+        stmt = scoped(select(Visit).where(Visit.id == visit_id), scope)
         if for_update:
-            stmt = select(Visit).where(Visit.id == visit_id).with_for_update()
-            return (await self.session.scalars(stmt)).first()
-        return await self.session.get(Visit, visit_id)
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
 
     async def add(self, visit: Visit) -> Visit:
         """Insert a visit."""
@@ -45,8 +113,8 @@ class VisitRepository:
         await self.session.flush()
         return visit
 
-    def _filtered(self, f: VisitFilters) -> Select[Visit]:
-        stmt = select(Visit)
+    def _filtered(self, f: VisitFilters, scope: RowScope | None) -> Select[Visit]:
+        stmt = scoped(select(Visit), scope)
         if f.statuses:
             stmt = stmt.where(Visit.status.in_(f.statuses))
         if f.patient_id:
@@ -63,11 +131,12 @@ class VisitRepository:
 
     async def page(
         self, f: VisitFilters, *, offset: int, limit: int, open_first: bool,
-        order: list[tuple[str, bool]],
+        order: list[tuple[str, bool]], scope: RowScope | None = None,
     ) -> tuple[list[Visit], int]:
-        """A page of visits and the total. ``order`` is ``[(column, descending)]``;
-        ``open_first`` puts open, then in-progress visits before the rest."""
-        stmt = self._filtered(f)
+        """A page of visits within ``scope`` and the total. ``order`` is
+        ``[(column, descending)]``; ``open_first`` puts open, then in-progress visits before
+        the rest."""
+        stmt = self._filtered(f, scope)
         total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
         clauses: list[Any] = []
         if open_first:
@@ -80,9 +149,10 @@ class VisitRepository:
         rows = await self.session.scalars(stmt.order_by(*clauses).offset(offset).limit(limit))
         return list(rows), int(total or 0)
 
-    async def for_patient(self, patient_id: uuid.UUID) -> list[Visit]:
-        """Every visit of a patient, newest first."""
-        stmt = (select(Visit).where(Visit.patient_id == patient_id)
+    async def for_patient(self, patient_id: uuid.UUID, *,
+                          scope: RowScope | None = None) -> list[Visit]:
+        """Every visit of a patient within ``scope``, newest first."""
+        stmt = (scoped(select(Visit).where(Visit.patient_id == patient_id), scope)
                 .order_by(Visit.started_at.desc(), Visit.id))
         return list(await self.session.scalars(stmt))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import ColumnElement, SQLColumnExpression, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -17,6 +18,7 @@ from hms.core.auth import Principal
 from hms.core.errors import Forbidden, NotFound, PreconditionFailed, PreconditionRequired
 from hms.core.pagination import Page, PageParams
 from hms.core.permissions import Perm, Role
+from hms.core.scoping import RowFilter, RowScope
 from hms.core.sorting import parse_sort
 from hms.db.base import utcnow
 from hms.identity import service as identity_service
@@ -28,7 +30,12 @@ from hms.visits.errors import (
     VisitClosed,
 )
 from hms.visits.models import Visit
-from hms.visits.repository import VisitFilters, VisitRepository
+from hms.visits.repository import (
+    VisitFilters,
+    VisitRepository,
+    patient_has_visible_visit,
+    visit_is_visible,
+)
 from hms.visits.schemas import (
     VisitCreate,
     VisitImport,
@@ -94,30 +101,45 @@ async def open_visit(session: AsyncSession, actor: Principal, data: VisitCreate)
     return VisitRead.model_validate(visit)
 
 
-async def get_visit(session: AsyncSession, visit_id: uuid.UUID) -> VisitRead:
+def _scope(actor: Principal | None) -> RowScope | None:
+    return actor.row_scope(Perm.VISIT_READ) if actor is not None else None
+
+
+async def get_visit(
+    session: AsyncSession, visit_id: uuid.UUID, *, actor: Principal | None = None
+) -> VisitRead:
     """A visit by id, for other modules (the caller audits its own read).
 
+    Args:
+        actor: when given, the visit must be within the actor's ``visit:read`` scope
+            (checked in the query); None for system callers (imports, jobs).
+
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's scope.
     """
-    visit = await VisitRepository(session).get(visit_id)
+    visit = await VisitRepository(session).get(visit_id, scope=_scope(actor))
     if visit is None:
         raise NotFound("Visit not found")
     return VisitRead.model_validate(visit)
 
 
-async def require_open_visit(session: AsyncSession, visit_id: uuid.UUID) -> VisitRead:
+async def require_open_visit(
+    session: AsyncSession, visit_id: uuid.UUID, *, actor: Principal | None = None
+) -> VisitRead:
     """A visit that still accepts form writes.
 
     The visit row stays locked until the caller's transaction ends.
 
+    Args:
+        actor: when given, the visit must be within the actor's ``visit:read`` scope.
+
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's scope.
         VisitClosed (409): the visit is closed or cancelled (its forms are locked).
     """
     # Lock the visit row (PostgreSQL; SQLite serialises writers anyway) so a form write and
     # a concurrent close cannot both commit: whichever comes second sees the other's result.
-    row = await VisitRepository(session).get(visit_id, for_update=True)
+    row = await VisitRepository(session).get(visit_id, for_update=True, scope=_scope(actor))
     if row is None:
         raise NotFound("Visit not found")
     if row.status in FINAL:
@@ -129,9 +151,9 @@ async def read_visit(session: AsyncSession, actor: Principal, visit_id: uuid.UUI
     """A visit, audited as a read of patient data.
 
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's ``visit:read`` scope.
     """
-    visit = await get_visit(session, visit_id)
+    visit = await get_visit(session, visit_id, actor=actor)
     await audit.record(session, AuditAction.READ, "visit", visit.id, patient_id=visit.patient_id)
     return visit
 
@@ -157,8 +179,9 @@ async def list_visits(
     date_to: date | None = None,
     sort: str | None = None,
 ) -> Page[VisitRead]:
-    """A page of visits. Physicians see open visits first, then in-progress, then the rest;
-    within each group the ``sort`` order (default newest first).
+    """A page of the visits within the actor's ``visit:read`` scope. Physicians see open
+    visits first, then in-progress, then the rest; within each group the ``sort`` order
+    (default newest first).
 
     Args:
         patient: any patient reference (UUID, patient number, national ID).
@@ -166,9 +189,11 @@ async def list_visits(
         sort: comma list of :class:`VisitSort` keys, ``-`` for descending.
 
     Raises:
-        NotFound (404): ``patient`` names no patient.
+        NotFound (404): ``patient`` names no patient, or none the actor may read.
     """
-    patient_id = (await patients_service.resolve(session, patient)).id if patient else None
+    patient_id = (await patients_service.resolve(
+        session, patient, within=patient_filter(actor)
+    )).id if patient else None
     filters = VisitFilters(
         statuses=tuple(s.value for s in statuses or ()),
         patient_id=patient_id,
@@ -180,6 +205,7 @@ async def list_visits(
     rows, total = await VisitRepository(session).page(
         filters, offset=page.offset, limit=page.page_size,
         open_first=actor.role == Role.PHYSICIAN, order=_parse_sort(sort),
+        scope=_scope(actor),
     )
     for v in rows:
         await audit.record(session, AuditAction.READ, "visit", v.id, patient_id=v.patient_id)
@@ -202,7 +228,7 @@ async def update_visit(
     diagnosis [Condition] row.
 
     Raises:
-        NotFound (404): no such visit.
+        NotFound (404): no such visit, or outside the actor's ``visit:read`` scope.
         Forbidden (403): diagnosis fields without ``diagnosis:write`` (physicians, admins).
         PreconditionRequired (428): no version given.
         PreconditionFailed (412): the visit changed since that version.
@@ -217,7 +243,7 @@ async def update_visit(
     if DIAGNOSIS_FIELDS & fields.keys() and not actor.can(Perm.DIAGNOSIS_WRITE):
         raise Forbidden("Only physicians update diagnoses")
     repo = VisitRepository(session)
-    visit = await repo.get(visit_id, for_update=True)
+    visit = await repo.get(visit_id, for_update=True, scope=_scope(actor))
     if visit is None:
         raise NotFound("Visit not found")
     if visit.version != expected:
@@ -260,10 +286,54 @@ async def update_visit(
     return VisitRead.model_validate(visit)
 
 
-async def list_for_patient(session: AsyncSession, patient_id: uuid.UUID) -> list[VisitRead]:
-    """Every visit of a patient, newest first (the caller audits)."""
-    return [VisitRead.model_validate(v)
-            for v in await VisitRepository(session).for_patient(patient_id)]
+async def list_for_patient(
+    session: AsyncSession, patient_id: uuid.UUID, *, actor: Principal | None = None
+) -> list[VisitRead]:
+    """Every visit of a patient, newest first (the caller audits); with ``actor``, only the
+    visits within the actor's ``visit:read`` scope."""
+    return [VisitRead.model_validate(v) for v in await VisitRepository(session).for_patient(
+        patient_id, scope=_scope(actor))]
+
+
+def patient_filter(actor: Principal, perm: Perm | None = None) -> RowFilter | None:
+    """The patients ``actor`` may read under ``perm``'s scope, as a predicate on a patient
+    id column (a correlated EXISTS on this module's visits), or None for every patient.
+
+    ``patient:read:department`` reaches patients with at least one visit in the actor's
+    department; ``patient:read:own`` patients with a visit the actor attends or opened.
+
+    Args:
+        perm: whose scope applies; default ``patient:read``, or ``visit:read`` for a role
+            that reads visits without holding ``patient:read``.
+
+    Source: HMS seed 003 section 4.3 (``patients:read:department``).
+    """
+    if perm is None:
+        perm = Perm.PATIENT_READ if actor.can(Perm.PATIENT_READ) else Perm.VISIT_READ
+    scope = actor.row_scope(perm)
+    if scope.unrestricted:
+        return None
+
+    def predicate(patient_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
+        clause = patient_has_visible_visit(scope, patient_id)
+        return clause if clause is not None else true()
+
+    return predicate
+
+
+def visit_filter(actor: Principal) -> RowFilter | None:
+    """The visits ``actor`` may read (``visit:read`` scope), as a predicate on a visit id
+    column (a correlated EXISTS), or None for every visit. For rows that hang off a visit
+    (documents)."""
+    scope = actor.row_scope(Perm.VISIT_READ)
+    if scope.unrestricted:
+        return None
+
+    def predicate(visit_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
+        clause = visit_is_visible(scope, visit_id)
+        return clause if clause is not None else true()
+
+    return predicate
 
 
 async def find_visit_by_source(

@@ -1,0 +1,269 @@
+"""The audit trail is a hash chain: a normal day verifies, and every kind of tampering an
+attacker with SQL access could try is reported at the first row it touches."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hms.audit import chain
+from hms.audit import service as audit
+from hms.audit.schemas import AuditAction
+from hms.db.migrate import downgrade, upgrade
+from hms.db.session import create_engine
+from tests.conftest import TEST_DB, _pg_admin, _pg_database_url
+from tests.privacy.factories import clinical_day
+
+PG = TEST_DB == "postgres"
+
+
+async def _sql(session: AsyncSession, statement: str, **params: object) -> None:
+    """Run raw SQL against audit_log as an attacker with table access would. On PostgreSQL
+    the append-only trigger is disabled first, in the test's own (rolled back) transaction,
+    as only the table owner can."""
+    if PG:
+        await session.execute(text(
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+    await session.execute(text(statement), params)
+    if PG:
+        await session.execute(text(
+            "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+
+
+async def _seqs(session: AsyncSession) -> list[int]:
+    return list((await session.scalars(text("SELECT seq FROM audit_log ORDER BY seq"))).all())
+
+
+class TestWalker:
+    """The pure walk over rows."""
+
+    @staticmethod
+    def _rows(n: int) -> list[dict]:
+        rows, prev = [], chain.GENESIS_HASH
+        for seq in range(1, n + 1):
+            row = {"seq": seq, "id": uuid.uuid4(), "occurred_at": datetime.now(UTC),
+                   "action": "read", "entity_type": "patient", "changes": {"n": seq},
+                   "prev_hash": prev}
+            row["row_hash"] = prev = chain.row_hash(row, prev)
+            rows.append(row)
+        return rows
+
+    def test_intact_chain(self) -> None:
+        walker = chain.ChainWalker()
+        assert walker.feed(self._rows(5)) is None
+        assert (walker.count, walker.last_seq) == (5, 5)
+
+    def test_every_hashed_field_is_covered(self) -> None:
+        row = self._rows(1)[0]
+        for name in chain.HASHED_FIELDS:
+            changed = {**row, name: "x" if name != "seq" else 99}
+            assert chain.row_hash(changed, row["prev_hash"]) != row["row_hash"], name
+
+    def test_naive_and_aware_utc_hash_alike(self) -> None:
+        aware = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+        row = {"seq": 1, "occurred_at": aware}
+        assert chain.row_hash(row, "0" * 64) == chain.row_hash(
+            {**row, "occurred_at": aware.replace(tzinfo=None)}, "0" * 64)
+
+    def test_kinds(self) -> None:
+        rows = self._rows(6)
+        altered = [*rows[:2], {**rows[2], "changes": {"n": 999}}, *rows[3:]]
+        deleted = rows[:3] + rows[4:]
+        forged = {**rows[5], "seq": 7, "id": uuid.uuid4(), "prev_hash": "f" * 64}
+        before_first = [{**rows[0], "seq": 0}, *rows]
+        assert chain.ChainWalker().feed(altered).kind == chain.BreakKind.ALTERED
+        gap = chain.ChainWalker().feed(deleted)
+        assert (gap.kind, gap.seq, gap.missing_from, gap.missing_to) == ("deleted", 5, 4, 4)
+        assert chain.ChainWalker().feed([*rows, forged]).kind == chain.BreakKind.INSERTED
+        assert chain.ChainWalker().feed(before_first).kind == chain.BreakKind.INSERTED
+
+
+class TestChainInTheDatabase:
+    """Rows written by the application, tampered with in SQL, verified by the service."""
+
+    async def test_a_clinical_day_verifies(self, client, session) -> None:
+        await clinical_day(client, session)
+        result = await audit.verify_chain(session, batch_size=7)  # several batches
+        seqs = await _seqs(session)
+        assert result.ok, result
+        assert len(seqs) > 10 and seqs == list(range(1, len(seqs) + 1))
+        assert result.checked == len(seqs) and result.last_seq == seqs[-1]
+
+    async def test_an_altered_row_is_named(self, client, session) -> None:
+        await clinical_day(client, session)
+        await _sql(session, "UPDATE audit_log SET username = 'someone_else' WHERE seq IN (4, 9)")
+        result = await audit.verify_chain(session)
+        assert (result.ok, result.kind, result.seq, result.checked) == (
+            False, "altered", 4, 3)
+
+    async def test_a_deleted_row_leaves_a_gap(self, client, session) -> None:
+        await clinical_day(client, session)
+        await _sql(session, "DELETE FROM audit_log WHERE seq = 6")
+        result = await audit.verify_chain(session)
+        assert (result.kind, result.seq, result.missing_from, result.missing_to) == (
+            "deleted", 7, 6, 6)
+
+    async def test_a_forged_row_is_reported(self, client, session) -> None:
+        await clinical_day(client, session)
+        tail = (await _seqs(session))[-1]
+        row = {"seq": tail + 1, "id": uuid.uuid4(), "occurred_at": datetime.now(UTC),
+               "action": "read", "entity_type": "patient"}
+        # A well-formed row whose own hash is right, chained to a made-up predecessor.
+        prev = hashlib.sha256(b"not the tail").hexdigest()
+        await _sql(session, "INSERT INTO audit_log (id, occurred_at, action, entity_type, seq,"
+                   " prev_hash, row_hash) VALUES (:id, :at, 'read', 'patient', :seq, :prev,"
+                   " :hash)", id=row["id"] if PG else row["id"].hex,
+                   at=row["occurred_at"] if PG else f"{row['occurred_at']:%Y-%m-%d %H:%M:%S.%f}",
+                   seq=tail + 1, prev=prev, hash=chain.row_hash(row, prev))
+        result = await audit.verify_chain(session)
+        assert (result.ok, result.kind, result.seq, result.checked) == (
+            False, "inserted", tail + 1, tail)
+
+    async def test_an_anchor_catches_rows_deleted_from_the_end(self, client, session) -> None:
+        await clinical_day(client, session)
+        good = await audit.verify_chain(session)
+        await _sql(session, "DELETE FROM audit_log WHERE seq = :seq", seq=good.last_seq)
+        assert (await audit.verify_chain(session)).ok  # the chain alone cannot tell
+        result = await audit.verify_chain(session, anchor=(good.last_seq, good.last_hash))
+        assert (result.ok, result.kind, result.seq) == (False, "anchor_mismatch",
+                                                        good.last_seq)
+
+    async def test_a_rolled_back_savepoint_leaves_no_hole(self, session) -> None:
+        await audit.record(session, AuditAction.READ, "probe", "a")
+        await session.flush()
+        with pytest.raises(RuntimeError):
+            async with session.begin_nested():
+                await audit.record(session, AuditAction.READ, "probe", "b")
+                await session.flush()
+                raise RuntimeError("undo the savepoint")
+        await audit.record(session, AuditAction.READ, "probe", "c")
+        await session.flush()
+        result = await audit.verify_chain(session)
+        assert result.ok, result
+        entities = (await session.scalars(text(
+            "SELECT entity_id FROM audit_log WHERE entity_type = 'probe' ORDER BY seq"))).all()
+        assert entities == ["a", "c"]
+
+
+@pytest.mark.postgres_only
+class TestAppendOnlyOnPostgres:
+    """The table refuses UPDATE, DELETE and TRUNCATE, whoever asks."""
+
+    @pytest.mark.parametrize("statement", [
+        "UPDATE audit_log SET action = 'nothing'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ])
+    async def test_changes_are_refused(self, session, statement) -> None:
+        await audit.record(session, AuditAction.READ, "probe", "x")
+        await session.flush()
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with session.begin_nested():
+                await session.execute(text(statement))
+        assert await audit.count_events(session, entity_type="probe") == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.committed
+async def test_two_transactions_never_chain_to_the_same_row(db) -> None:
+    """The second writer waits on the chain lock until the first commits, then chains after
+    it (without the lock both would take seq N+1 and one commit would fail)."""
+    try:
+        async with db.sessionmaker() as first, db.sessionmaker() as second:
+            await audit.record(first, AuditAction.READ, "probe", "first")
+            await first.flush()  # takes the chain lock
+            await audit.record(second, AuditAction.READ, "probe", "second")
+            waiting = asyncio.create_task(second.flush())
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            await first.commit()
+            await waiting
+            await second.commit()
+        async with db.sessionmaker() as check:
+            assert (await audit.verify_chain(check)).ok
+            rows = (await check.execute(text(
+                "SELECT entity_id, seq FROM audit_log WHERE entity_type = 'probe' "
+                "ORDER BY seq"))).all()
+        assert [r[0] for r in rows] == ["first", "second"] and rows[1][1] == rows[0][1] + 1
+    finally:
+        from tests.conftest import delete_all_rows
+        async with db.engine.begin() as conn:
+            await delete_all_rows(conn)
+
+
+def _frozen_migration():
+    path = (Path(__file__).parents[2] / "src/hms/migrations/versions"
+            / "0007_audit_chain_and_patient_rights.py")
+    spec = importlib.util.spec_from_file_location("migration_0007", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_migration_hashes_like_the_app() -> None:
+    """Migration 0007 keeps a frozen copy of the hash; it must agree with hms.audit.chain."""
+    frozen = _frozen_migration()
+    row = {"seq": 3, "id": uuid.uuid4(), "occurred_at": datetime(2024, 2, 29, tzinfo=UTC),
+           "user_id": uuid.uuid4(), "username": "nurse1", "action": "update",
+           "entity_type": "patient", "entity_id": "x", "patient_id": uuid.uuid4(),
+           "changes": {"after": {"ü": [1, 2.5, None]}}, "ip": "127.0.0.1",
+           "user_agent": "pytest", "request_id": "abc"}
+    assert frozen._row_hash(row, "a" * 64) == chain.row_hash(row, "a" * 64)
+    from hms.audit.repository import CHAIN_LOCK_KEY
+    assert f"pg_advisory_xact_lock({CHAIN_LOCK_KEY})" in frozen._TAIL_FUNCTION
+
+
+def test_existing_rows_are_chained_by_the_migration(tmp_path) -> None:
+    """Rows written before revision 0007 get seq and hashes that verify."""
+    if PG:
+        name = f"hms_chain_{uuid.uuid4().hex[:8]}"
+        _pg_admin(f'CREATE DATABASE "{name}"')
+        url = _pg_database_url(name)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'chain.db'}"
+
+    async def insert_old_rows() -> None:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                for n in range(5):
+                    await conn.execute(text(
+                        "INSERT INTO audit_log (id, occurred_at, action, entity_type, "
+                        "entity_id, changes) VALUES (:id, :at, 'read', 'patient', :eid, :ch)"),
+                        {"id": uuid.uuid4() if PG else uuid.uuid4().hex,
+                         "at": datetime(2024, 1, 1, 12, n, tzinfo=UTC) if PG
+                         else f"2024-01-01 12:0{n}:00.000000",
+                         "eid": str(n), "ch": '{"k": [1, "é"]}'})
+        finally:
+            await engine.dispose()
+
+    async def verify() -> tuple[bool, int]:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with AsyncSession(engine) as s:
+                result = await audit.verify_chain(s)
+                return result.ok, result.checked
+        finally:
+            await engine.dispose()
+
+    try:
+        upgrade(url, "0006")
+        asyncio.run(insert_old_rows())
+        upgrade(url, "0007")
+        assert asyncio.run(verify()) == (True, 5)
+        downgrade(url, "0006")
+        upgrade(url, "head")
+        assert asyncio.run(verify()) == (True, 5)
+    finally:
+        if PG:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
