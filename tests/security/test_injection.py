@@ -206,3 +206,13 @@ class TestNulCharacters:
             notes="literal \\u0000"))
         assert resp.status_code == 201, resp.text
         assert resp.json().get("notes", "literal \\u0000") == "literal \\u0000"
+
+    async def test_deeply_nested_json_is_a_4xx(self, client, session):
+        h = await self._nurse(client, session)
+        for body in ("[" * 200_000 + '"\\u0000"' + "]" * 200_000,
+                     "[" * 200_000 + "]" * 200_000,
+                     '{"a":' * 900 + '"x\\u0000"' + "}" * 900):
+            resp = await client.post("/api/v1/patients", content=body,
+                                     headers={**h, "Content-Type": "application/json"})
+            assert 400 <= resp.status_code < 500, resp.text[:200]
+            assert resp.headers["content-type"].startswith(PROBLEM)

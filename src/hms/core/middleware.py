@@ -357,9 +357,13 @@ class NulCharacterGuard:
         if is_json and _JSON_NUL.search(body):
             try:
                 decoded = json.loads(body)
-            except ValueError:  # not JSON: the app answers its own 422
+            except (ValueError, RecursionError):  # not JSON: the app answers it itself
                 decoded = None
-            errors = [self._error(field, "body") for field in _nul_fields(decoded)]
+            try:
+                fields = _nul_fields(decoded)
+            except RecursionError:  # nested too deep to walk: name the body
+                fields = ["body"]
+            errors = [self._error(field, "body") for field in fields]
         elif is_form and _FORM_NUL.search(body):
             errors = [self._error(key.replace("\x00", "") or "body", "body")
                       for key, value in parse_qsl(body.decode("latin-1"),
