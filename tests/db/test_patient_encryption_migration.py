@@ -150,7 +150,10 @@ def test_backfill_encrypts_and_downgrade_restores(tmp_path):
                     assert raw[column] is None
                     continue
                 assert raw[column].startswith(f"v1:{ring.active_key_id}:"), column
-                assert value not in raw[column]
+                # Short values (a 2-character passport stub) can occur in base64 by chance;
+                # the prefix and the decryption below prove the column holds ciphertext.
+                if len(value) >= 8:
+                    assert value not in raw[column]
                 assert ring.decrypt(raw[column], f"patients.{column}") == value
         first = rows["PT-LEGACY-0"]
         assert first["national_id_bidx"] == ring.blind_index(
