@@ -8,6 +8,7 @@ no token gets 401. Public routes answer without a token.
 
 from __future__ import annotations
 
+import importlib
 import uuid
 
 import pytest
@@ -77,6 +78,14 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/api/v1/erasure-requests"): ADMINS,
     ("GET", "/api/v1/erasure-requests/{request_id}"): ADMINS,
 }
+
+#: Seed 004 (HCMS) routes: each module keeps its rows beside its tests.
+HCMS_MATRIX_MODULES = ("organization", "identity", "patients", "records", "scheduling",
+                       "clinical", "lab", "billing", "reports")
+for _module in HCMS_MATRIX_MODULES:
+    _rows = importlib.import_module(f"tests.{_module}.matrix").ROWS
+    assert not MATRIX.keys() & _rows.keys(), f"{_module} repeats a route"
+    MATRIX.update(_rows)
 
 # Routes that end the caller's session: called last, each with a fresh login, so they do
 # not spoil the other calls.

@@ -71,13 +71,63 @@ class Perm(StrEnum):
     #: Place or lift a legal hold on a patient's records (seed 003 NFR-COMP-002).
     PATIENT_LEGAL_HOLD = "patient:legal_hold"
 
+    # -- seed 004 (HCMS) resources ------------------------------------------------------
+    #: Deactivate (soft-delete) a patient registration (HCMS DELETE /patients/{id}).
+    PATIENT_DELETE = "patient:delete"
+    #: The staff directory (HCMS GET /users): names, roles, departments; no secrets.
+    USER_READ = "user:read"
+    DEPARTMENT_MANAGE = "department:manage"
+    INSURANCE_PROVIDER_READ = "insurance_provider:read"
+    INSURANCE_PROVIDER_MANAGE = "insurance_provider:manage"
+    #: The detailed medical record (allergies, chronic conditions, histories). HCMS 11:
+    #: nurses and receptionists "cannot view detailed medical records".
+    MEDICAL_RECORD_READ = "medical_record:read"
+    MEDICAL_RECORD_WRITE = "medical_record:write"
+    APPOINTMENT_READ = "appointment:read"
+    #: Book, reschedule, cancel, delete appointments (receptionist, HCMS 11).
+    APPOINTMENT_WRITE = "appointment:write"
+    APPOINTMENT_CHECK_IN = "appointment:check_in"
+    #: Mark an appointment completed (the doctor who saw the patient).
+    APPOINTMENT_COMPLETE = "appointment:complete"
+    VITAL_SIGN_READ = "vital_sign:read"
+    VITAL_SIGN_WRITE = "vital_sign:write"
+    CONSULTATION_READ = "consultation:read"
+    #: HCMS 11: "Only doctors can create prescriptions and order lab tests"; consultations
+    #: are the doctor's note. Not part of the admin bundles.
+    CONSULTATION_WRITE = "consultation:write"
+    PRESCRIPTION_READ = "prescription:read"
+    PRESCRIPTION_WRITE = "prescription:write"
+    LAB_TEST_READ = "lab_test:read"
+    LAB_TEST_ORDER = "lab_test:order"
+    #: Collect the sample, start processing, enter results (lab staff, HCMS 10).
+    LAB_TEST_PROCESS = "lab_test:process"
+    SERVICE_READ = "service:read"
+    SERVICE_MANAGE = "service:manage"
+    INVOICE_READ = "invoice:read"
+    INVOICE_WRITE = "invoice:write"
+    PAYMENT_READ = "payment:read"
+    PAYMENT_WRITE = "payment:write"
+    #: Generate, list and download generated report files of every type (HCMS reports).
+    REPORT_GENERATE = "report:generate"
+    #: Generate, list and download the billing report types only (revenue,
+    #: billing_summary): HCMS 11 "Billing Officer: generate billing reports".
+    REPORT_GENERATE_BILLING = "report:generate_billing"
+
 
 _CLINICAL_READ = {Perm.PATIENT_READ, Perm.VISIT_READ, Perm.FORM_READ, Perm.DOCUMENT_READ}
 
+#: HCMS 11 "Only doctors can create prescriptions and order lab tests": these stay out of
+#: the administrators' bundles (an admin account is not a prescriber).
+PRESCRIBER_ONLY = frozenset(
+    {Perm.CONSULTATION_WRITE, Perm.PRESCRIPTION_WRITE, Perm.LAB_TEST_ORDER}
+)
+_ALL_BUT_PRESCRIBING = frozenset(Perm) - PRESCRIBER_ONLY
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.SUPER_ADMIN: frozenset(Perm),
-    # Seed 000: "Admins: Full system access, user management, generate reports".
-    Role.ADMIN: frozenset(Perm),
+    Role.SUPER_ADMIN: _ALL_BUT_PRESCRIBING,
+    # Seed 000: "Admins: Full system access, user management, generate reports"; HCMS 11
+    # Administrator: full access, users, departments, services, all reports and audit logs.
+    Role.ADMIN: _ALL_BUT_PRESCRIBING,
     # Seed 000: "Nurses: Create patients, create visits, fill nursing assessments, upload
     # documents". The nurse desk registers patients and checks their identity papers, so it
     # reads full identifiers (patient:read_identifiers).
@@ -90,6 +140,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VISIT_UPDATE,
             Perm.NURSING_ASSESSMENT_WRITE,
             Perm.DOCUMENT_WRITE,
+            # HCMS 11 Nurse: record vital signs, view appointments and basic patient
+            # information; no detailed medical record, no prescriptions or consultations.
+            Perm.USER_READ,
+            Perm.APPOINTMENT_READ,
+            Perm.VITAL_SIGN_READ,
+            Perm.VITAL_SIGN_WRITE,
         }
     ),
     # Seed 000: "Physicians: View open visits, complete radiology forms, update diagnoses".
@@ -99,11 +155,59 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.PHYSICIAN: frozenset(
         _CLINICAL_READ
         | {Perm.VISIT_UPDATE, Perm.DIAGNOSIS_WRITE, Perm.RADIOLOGY_ASSESSMENT_WRITE}
+        # HCMS 11 Doctor: view and edit consultations, prescriptions, lab tests; view
+        # patient medical records; no billing, no user accounts.
+        | {
+            Perm.USER_READ,
+            Perm.MEDICAL_RECORD_READ,
+            Perm.MEDICAL_RECORD_WRITE,
+            Perm.APPOINTMENT_READ,
+            Perm.APPOINTMENT_COMPLETE,
+            Perm.VITAL_SIGN_READ,
+            Perm.CONSULTATION_READ,
+            Perm.CONSULTATION_WRITE,
+            Perm.PRESCRIPTION_READ,
+            Perm.PRESCRIPTION_WRITE,
+            Perm.LAB_TEST_READ,
+            Perm.LAB_TEST_ORDER,
+            Perm.LAB_TEST_PROCESS,
+        }
     ),
-    Role.RECEPTIONIST: frozenset(),
+    # HCMS 11 Receptionist: manage appointments and patient registration, check in
+    # patients; no detailed medical records, no billing information.
+    Role.RECEPTIONIST: frozenset(
+        {
+            Perm.PATIENT_READ,
+            Perm.PATIENT_WRITE,
+            Perm.PATIENT_READ_IDENTIFIERS,
+            Perm.PATIENT_DELETE,
+            Perm.USER_READ,
+            Perm.INSURANCE_PROVIDER_READ,
+            Perm.APPOINTMENT_READ,
+            Perm.APPOINTMENT_WRITE,
+            Perm.APPOINTMENT_CHECK_IN,
+        }
+    ),
     Role.PHARMACIST: frozenset(),
-    Role.LAB_TECHNICIAN: frozenset(),
-    Role.BILLING_OFFICER: frozenset(),
+    # HCMS 10 "Lab staff" collect samples and enter results.
+    Role.LAB_TECHNICIAN: frozenset(
+        {Perm.PATIENT_READ, Perm.LAB_TEST_READ, Perm.LAB_TEST_PROCESS}
+    ),
+    # HCMS 11 Billing Officer: create invoices, process payments, generate billing
+    # reports; no medical record changes, no prescriptions or consultations.
+    Role.BILLING_OFFICER: frozenset(
+        {
+            Perm.PATIENT_READ,
+            Perm.USER_READ,
+            Perm.INSURANCE_PROVIDER_READ,
+            Perm.SERVICE_READ,
+            Perm.INVOICE_READ,
+            Perm.INVOICE_WRITE,
+            Perm.PAYMENT_READ,
+            Perm.PAYMENT_WRITE,
+            Perm.REPORT_GENERATE_BILLING,
+        }
+    ),
     Role.PATIENT: frozenset(),
 }
 

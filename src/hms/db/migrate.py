@@ -12,6 +12,7 @@ from hms.db.base import Base
 
 # Every module that owns tables; imported so the metadata is complete for autogenerate.
 MODEL_MODULES = [
+    "hms.organization.models",
     "hms.identity.models",
     "hms.audit.models",
     "hms.patients.models",
@@ -21,6 +22,9 @@ MODEL_MODULES = [
     "hms.documents.models",
     "hms.reports.models",
     "hms.privacy.models",
+    "hms.scheduling.models",
+    "hms.lab.models",
+    "hms.billing.models",
 ]
 
 

@@ -1,0 +1,1 @@
+"""billing module (seed 004 HCMS); see its service.py."""

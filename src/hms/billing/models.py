@@ -1,0 +1,1 @@
+"""ORM classes of the billing module (private)."""

@@ -1,0 +1,5 @@
+"""HTTP routes of the billing module."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""lab module (seed 004 HCMS); see its service.py."""

@@ -1,0 +1,5 @@
+"""HTTP routes of the lab module."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""organization module (seed 004 HCMS); see its service.py."""

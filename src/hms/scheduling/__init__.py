@@ -1,0 +1,1 @@
+"""scheduling module (seed 004 HCMS); see its service.py."""

@@ -1,0 +1,1 @@
+"""ORM classes of the scheduling module (private)."""

@@ -1,0 +1,5 @@
+"""HTTP routes of the scheduling module."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
