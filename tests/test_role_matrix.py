@@ -24,6 +24,11 @@ CLINICAL = frozenset({SA, AD, PH, NU})
 NURSING = frozenset({SA, AD, NU})
 PHYSICIANS = frozenset({SA, AD, PH})
 VISIT_EDIT = frozenset({SA, AD, PH, NU})
+RE, BO, LT = Role.RECEPTIONIST, Role.BILLING_OFFICER, Role.LAB_TECHNICIAN
+#: patient:read — seed 004 adds the front desk, billing and the laboratory.
+PATIENT_READERS = CLINICAL | {RE, BO, LT}
+#: patient:write and patient:read_identifiers — the registration desks (nurse, receptionist).
+REGISTRARS = NURSING | {RE}
 
 MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/health/live"): PUBLIC,
@@ -44,12 +49,12 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("PUT", "/api/v1/admin/users/{user_id}"): ADMINS,
     ("GET", "/api/v1/admin/roles"): ADMINS,  # role:manage
     ("PUT", "/api/v1/admin/roles/{role}/permissions"): ADMINS,
-    ("GET", "/api/v1/patients/search"): CLINICAL,
-    ("POST", "/api/v1/patients"): NURSING,
-    ("GET", "/api/v1/patients/{patient_ssn}"): CLINICAL,
-    ("PUT", "/api/v1/patients/{patient_ssn}"): NURSING,
+    ("GET", "/api/v1/patients/search"): PATIENT_READERS,
+    ("POST", "/api/v1/patients"): REGISTRARS,
+    ("GET", "/api/v1/patients/{patient_ssn}"): PATIENT_READERS,
+    ("PUT", "/api/v1/patients/{patient_ssn}"): REGISTRARS,
     ("GET", "/api/v1/patients/{patient_ssn}/history"): CLINICAL,
-    ("GET", "/api/v1/patients/{patient_ssn}/identifiers"): NURSING,  # patient:read_identifiers
+    ("GET", "/api/v1/patients/{patient_ssn}/identifiers"): REGISTRARS,  # patient:read_identifiers
     ("GET", "/api/v1/visits"): CLINICAL,
     ("POST", "/api/v1/visits"): NURSING,
     ("GET", "/api/v1/visits/{visit_id}"): CLINICAL,
@@ -153,7 +158,7 @@ async def test_every_route_with_every_role(client, app, role_tokens, role_userna
             if role not in allowed and resp.status_code != 403:
                 failures.append(f"{method} {path} {role}: {resp.status_code}, expected 403")
             assert resp.status_code < 500, f"{method} {path} {role}: {resp.text}"
-    assert failures == []
+    assert failures == [], "\n".join(failures)
 
 
 # -- scope checks: visit-scoped routes with a department-scoped role ----------------------
@@ -225,4 +230,4 @@ async def test_visit_scoped_routes_with_department_scope(client, session):
                     failures.append(f"{role} {method} {path} {department}: "
                                     f"{resp.status_code} {resp.text[:100]}")
     assert exercised == set(VISIT_SCOPED), "a visit-scoped route was not checked"
-    assert failures == []
+    assert failures == [], "\n".join(failures)

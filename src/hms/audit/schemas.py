@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class AuditAction(StrEnum):
@@ -38,6 +38,15 @@ class AuditAction(StrEnum):
     ERASE = "erase"
     # A patient's full (unmasked) identifiers read through their own route (issue 3).
     READ_IDENTIFIERS = "read_identifiers"
+    # Seed 004 (HCMS) workflow steps, each its own action so the trail reads like the day.
+    STATUS_CHANGE = "status_change"
+    CHECK_IN = "check_in"
+    CANCEL = "cancel"
+    COMPLETE = "complete"
+    ISSUE = "issue"
+    PAYMENT = "payment"
+    DEACTIVATE = "deactivate"
+    GENERATE = "generate"
 
 
 class AuditEventRead(BaseModel):
@@ -60,6 +69,24 @@ class AuditEventRead(BaseModel):
     seq: int = Field(description="Position in the hash chain (1, 2, 3...)")
     prev_hash: str = Field(description="row_hash of the row before (64 zeros for row 1)")
     row_hash: str = Field(description="SHA-256 of this row's canonical JSON and prev_hash")
+
+    @computed_field(description="Values before the change (seed 004 audit_logs.old_values); "
+                    "null for creates and reads")  # type: ignore[prop-decorator]
+    @property
+    def old_values(self) -> dict[str, Any] | None:
+        before = (self.changes or {}).get("before")
+        return before if isinstance(before, dict) else None
+
+    @computed_field(description="Values after the change (seed 004 audit_logs.new_values)")  # type: ignore[prop-decorator]
+    @property
+    def new_values(self) -> dict[str, Any] | None:
+        after = (self.changes or {}).get("after")
+        return after if isinstance(after, dict) else None
+
+    @computed_field(description="Seed 004's name for occurred_at")  # type: ignore[prop-decorator]
+    @property
+    def created_at(self) -> datetime:
+        return self.occurred_at
 
 
 class AuditLogPage(BaseModel):
