@@ -44,7 +44,7 @@ SEED = "20261122"
 #: sessions, changing a password or MFA, user and role updates): in the main runs they
 #: would spoil the token for every later call, so they get their own run at the end.
 SESSION_ENDING = (r"^/api/v1/(auth/(logout|logout-all|change-password|mfa/[a-z]+"
-                  r"|sessions/\{session_id\})|admin/users/\{user_id\}"
+                  r"|sessions/\{session_id\})|admin/users/\{user_id\}|users/\{id\}"
                   r"|admin/roles/\{role\}/permissions)$")
 
 

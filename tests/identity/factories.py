@@ -39,6 +39,16 @@ async def make_user(
     return user
 
 
+async def make_doctor(session: AsyncSession, **overrides: object) -> UserRead:
+    """An active physician account (seed 004 "doctor"); overrides as :func:`make_user`
+    (e.g. ``department_id``, ``first_name``)."""
+    n = next(_seq)
+    values: dict[str, object] = {"first_name": "Dana", "last_name": f"Doctor{n}",
+                                 "username": f"doctor{n}"}
+    values.update(overrides)
+    return await make_user(session, Role.PHYSICIAN, **values)  # type: ignore[arg-type]
+
+
 async def login(client: AsyncClient, username: str, password: str = PASSWORD) -> dict[str, str]:
     """Log in over HTTP; returns the token pair."""
     resp = await client.post("/api/v1/auth/login",
@@ -71,5 +81,5 @@ async def user_columns(session: AsyncSession, user_id: uuid.UUID, *names: str
     return dict(zip(names, row, strict=True))
 
 
-__all__ = ["PASSWORD", "_hash", "auth_headers", "login", "make_user", "set_user_columns",
-           "user_columns"]
+__all__ = ["PASSWORD", "_hash", "auth_headers", "login", "make_doctor", "make_user",
+           "set_user_columns", "user_columns"]

@@ -7,4 +7,13 @@ from __future__ import annotations
 
 from hms.core.permissions import Role
 
-ROWS: dict[tuple[str, str], frozenset[Role] | str] = {}
+#: patient:read (seed 004 adds the front desk, billing and the laboratory).
+_PATIENT_READERS = frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.PHYSICIAN, Role.NURSE,
+                              Role.RECEPTIONIST, Role.BILLING_OFFICER, Role.LAB_TECHNICIAN})
+#: patient:delete (deactivate): administrators and the receptionist (HCMS 11).
+_DEACTIVATORS = frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.RECEPTIONIST})
+
+ROWS: dict[tuple[str, str], frozenset[Role] | str] = {
+    ("GET", "/api/v1/patients"): _PATIENT_READERS,
+    ("DELETE", "/api/v1/patients/{patient_ssn}"): _DEACTIVATORS,
+}

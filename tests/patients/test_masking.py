@@ -45,7 +45,8 @@ class TestPolicy:
     def test_who_holds_the_permission(self):
         holders = {r for r, perms in ROLE_PERMISSIONS.items()
                    if Perm.PATIENT_READ_IDENTIFIERS in perms}
-        assert holders == {Role.SUPER_ADMIN, Role.ADMIN, Role.NURSE}
+        # Seed 004 (HCMS 11): the receptionist registers patients and checks their papers.
+        assert holders == {Role.SUPER_ADMIN, Role.ADMIN, Role.NURSE, Role.RECEPTIONIST}
 
 
 class TestMaskedForPhysicians:

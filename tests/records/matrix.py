@@ -7,4 +7,15 @@ from __future__ import annotations
 
 from hms.core.permissions import Role
 
-ROWS: dict[tuple[str, str], frozenset[Role] | str] = {}
+#: medical_record:read and medical_record:write: administrators and doctors (HCMS 11:
+#: nurses, receptionists and billing officers do not see or change detailed records).
+_RECORD_USERS = frozenset({Role.SUPER_ADMIN, Role.ADMIN, Role.PHYSICIAN})
+
+ROWS: dict[tuple[str, str], frozenset[Role] | str] = {
+    ("GET", "/api/v1/patients/{patient_ssn}/details"): _RECORD_USERS,
+    ("POST", "/api/v1/medical-records"): _RECORD_USERS,
+    ("GET", "/api/v1/medical-records"): _RECORD_USERS,
+    ("GET", "/api/v1/medical-records/{id}"): _RECORD_USERS,
+    ("PUT", "/api/v1/medical-records/{id}"): _RECORD_USERS,
+    ("DELETE", "/api/v1/medical-records/{id}"): _RECORD_USERS,
+}

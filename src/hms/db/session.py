@@ -74,6 +74,12 @@ class Database:
     """An engine plus its session factory; one per process, held on ``app.state.db``."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        # Every table must be known before the first flush: a foreign key to a module the
+        # process never imported (a CLI command touching vital_signs, whose appointment_id
+        # points at scheduling's table) cannot be resolved otherwise.
+        from hms.db.migrate import target_metadata
+
+        target_metadata()
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -26,6 +26,14 @@ class User(TimestampMixin, Base):
     #: Department the user works in; ``:department`` scopes compare it, case-insensitively,
     #: with a visit's department.
     department: Mapped[str | None] = mapped_column(String(100), index=True)
+    #: Seed 004 ``department_id`` (FK departments, no cascade). ``department`` above is
+    #: kept equal to that department's name, because row scoping compares the name.
+    department_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("departments.id"), index=True)
+    #: Seed 004 profile fields; ``full_name`` is kept as "first last" when both are set.
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -38,16 +38,42 @@ class UserRepository:
         return (await self.session.scalars(stmt)).first()
 
     async def list(self, *, offset: int, limit: int, role: str | None,
-                   is_active: bool | None) -> tuple[list[User], int]:
-        """A page of users ordered by username, and the total."""
+                   is_active: bool | None, department_id: uuid.UUID | None = None,
+                   q: str | None = None,
+                   order: Sequence[tuple[str, bool]] = (("username", False),),
+                   ) -> tuple[list[User], int]:
+        """A page of users and the total. ``q`` matches part of the username, email, full,
+        first or last name (case-insensitive); ``order`` is ``(column, descending)`` pairs
+        (the id breaks ties)."""
         stmt = select(User)
         if role:
             stmt = stmt.where(User.role == role)
         if is_active is not None:
             stmt = stmt.where(User.is_active == is_active)
+        if department_id is not None:
+            stmt = stmt.where(User.department_id == department_id)
+        if q:
+            pattern = "%" + (q.lower().replace("\\", "\\\\").replace("%", "\\%")
+                             .replace("_", "\\_")) + "%"
+            stmt = stmt.where(or_(*(func.lower(c).like(pattern, escape="\\") for c in (
+                User.username, User.email, User.full_name, User.first_name, User.last_name))))
         total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
-        rows = await self.session.scalars(stmt.order_by(User.username).offset(offset).limit(limit))
+        columns = [getattr(User, key).desc() if desc else getattr(User, key).asc()
+                   for key, desc in order]
+        rows = await self.session.scalars(
+            stmt.order_by(*columns, User.id).offset(offset).limit(limit))
         return list(rows), int(total or 0)
+
+    async def by_ids(self, ids: set[uuid.UUID]) -> Sequence[User]:
+        """Users whose id is in ``ids`` (one query; none for an empty set)."""
+        if not ids:
+            return []
+        return (await self.session.scalars(select(User).where(User.id.in_(ids)))).all()
+
+    async def rename_department(self, department_id: uuid.UUID, name: str) -> None:
+        """Copy a department's new name to its users' ``department`` column."""
+        await self.session.execute(
+            update(User).where(User.department_id == department_id).values(department=name))
 
     async def add(self, user: User) -> User:
         """Insert a user."""

@@ -1,12 +1,12 @@
-"""HTTP routes of the identity module: ``/api/v1/auth/*``, ``/api/v1/admin/users`` and
-``/api/v1/admin/roles``."""
+"""HTTP routes of the identity module: ``/api/v1/auth/*``, ``/api/v1/users`` (seed 004),
+``/api/v1/admin/users`` (aliases) and ``/api/v1/admin/roles``."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from hms.core.auth import CurrentPrincipal, DbSession, Principal, SessionPrincipal, require
@@ -29,6 +29,7 @@ from hms.identity.schemas import (
     SessionRead,
     TokenPair,
     UserCreate,
+    UserDetails,
     UserRead,
     UserUpdate,
 )
@@ -38,9 +39,14 @@ from hms.identity.throttling import throttle_credentials
 # account (hms.identity.throttling); the dependency lets the other auth routes through.
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"],
                         dependencies=[Depends(throttle_credentials)])
-admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+_admin_routes = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+#: Seed 004 ``/users``: the canonical user handlers (``/admin/users`` are aliases).
+users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
+#: What the app mounts: ``/admin/*`` and ``/users`` (assembled at the end of the module).
+admin_router = APIRouter()
 
 ManageUsers = Annotated[Principal, Depends(require(Perm.USER_MANAGE))]
+ReadUsers = Annotated[Principal, Depends(require(Perm.USER_READ))]
 ManageRoles = Annotated[Principal, Depends(require(Perm.ROLE_MANAGE))]
 
 _LOGIN_BODY: dict[str, Any] = {
@@ -88,7 +94,8 @@ async def _login_body(request: Request) -> LoginRequest:
         # the one-time code as client_secret.
         otp = form.get("otp") or form.get("client_secret") or None
         return LoginRequest.model_validate(
-            {"username": form.get("username"), "password": form.get("password"), "otp": otp}
+            {"username": form.get("username") or form.get("email"),
+             "password": form.get("password"), "otp": otp}
         )
     except ValidationError as exc:
         raise ValidationFailed("Invalid login request", errors=validation_errors(exc)) from exc
@@ -196,29 +203,106 @@ async def mfa_disable(
     await service.mfa_disable(session, principal, body)
 
 
-@admin_router.get("/users", summary="List staff accounts", response_model=Page[UserRead],
-                  responses=PROBLEM_RESPONSES)
+UserSortQuery = Annotated[str | None, Query(
+    max_length=100, pattern=r"^-?[a-z_]+(,-?[a-z_]+)*$",
+    description="username, email, first_name, last_name, role, created_at, last_login_at; "
+                "-key descending")]
+
+
+@users_router.get("", summary="List staff accounts (staff directory)",
+                  response_model=Page[UserRead], responses=PROBLEM_RESPONSES)
 async def list_users(
+    actor: ReadUsers,
+    session: DbSession,
+    page: Pagination,
+    role: Annotated[Role | None, Query(description="Unified name or seed 004 label")] = None,
+    is_active: Annotated[bool | None, Query()] = None,
+    department_id: Annotated[uuid.UUID | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=100,
+                                   description="Part of the username, email or name")] = None,
+    sort: UserSortQuery = None,
+) -> Page[UserRead]:
+    found = await service.list_users(session, page, role=role, is_active=is_active,
+                                     department_id=department_id, q=q, sort=sort)
+    if actor.can(Perm.USER_MANAGE):
+        return found
+    return found.model_copy(update={"items": [u.directory_view() for u in found.items]})
+
+
+@users_router.post("", summary="Create a staff account (email, names, role, department)",
+                   response_model=UserRead, status_code=201, responses=PROBLEM_RESPONSES)
+async def create_user(body: UserCreate, _: ManageUsers, session: DbSession,
+                      response: Response) -> UserRead:
+    user = await service.create_user(session, body)
+    response.headers["Location"] = f"/api/v1/users/{user.id}"
+    return user
+
+
+@users_router.get("/{id}", summary="Read a staff account", response_model=UserRead,
+                  responses=PROBLEM_RESPONSES)
+async def get_user(id: uuid.UUID, actor: ReadUsers, session: DbSession) -> UserRead:
+    user = await service.get_user(session, id)
+    return user if actor.can(Perm.USER_MANAGE) else user.directory_view()
+
+
+@users_router.get("/{id}/details", summary="Read a staff account with its department",
+                  response_model=UserDetails, responses=PROBLEM_RESPONSES)
+async def get_user_details(id: uuid.UUID, actor: ReadUsers, session: DbSession
+                           ) -> UserDetails:
+    user = await service.user_details(session, id)
+    if actor.can(Perm.USER_MANAGE):
+        return user
+    return user.model_copy(update={"must_change_password": None, "mfa_enabled": None,
+                                   "locked_until": None, "last_login_at": None})
+
+
+@users_router.put(
+    "/{id}", summary="Update a staff account (partial), reset its password or MFA",
+    response_model=UserRead, responses=PROBLEM_RESPONSES,
+)
+async def update_user(id: uuid.UUID, body: UserUpdate, _: ManageUsers,
+                      session: DbSession) -> UserRead:
+    return await service.update_user(session, id, body)
+
+
+@users_router.delete(
+    "/{id}", summary="Deactivate a staff account (never deleted) and revoke its sessions",
+    response_model=UserRead, responses=PROBLEM_RESPONSES,
+)
+async def deactivate_user(id: uuid.UUID, actor: ManageUsers, session: DbSession) -> UserRead:
+    return await service.deactivate_user(session, actor, id)
+
+
+# Seed 000/003 paths, kept as aliases of the handlers above.
+
+
+@_admin_routes.get("/users", summary="List staff accounts (alias of GET /users)",
+                   response_model=Page[UserRead], responses=PROBLEM_RESPONSES)
+async def admin_list_users(
     _: ManageUsers,
     session: DbSession,
     page: Pagination,
     role: Annotated[Role | None, Query()] = None,
     is_active: Annotated[bool | None, Query()] = None,
+    department_id: Annotated[uuid.UUID | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    sort: UserSortQuery = None,
 ) -> Page[UserRead]:
-    return await service.list_users(session, page, role=role, is_active=is_active)
+    return await service.list_users(session, page, role=role, is_active=is_active,
+                                    department_id=department_id, q=q, sort=sort)
 
 
-@admin_router.post("/users", summary="Create a staff account", response_model=UserRead,
-                   status_code=201, responses=PROBLEM_RESPONSES)
-async def create_user(body: UserCreate, _: ManageUsers, session: DbSession) -> UserRead:
+@_admin_routes.post("/users", summary="Create a staff account (alias of POST /users)",
+                    response_model=UserRead, status_code=201, responses=PROBLEM_RESPONSES)
+async def admin_create_user(body: UserCreate, _: ManageUsers, session: DbSession) -> UserRead:
     return await service.create_user(session, body)
 
 
-@admin_router.put(
-    "/users/{user_id}", summary="Change role or active flag, or reset the password",
+@_admin_routes.put(
+    "/users/{user_id}", summary="Change a staff account (alias of PUT /users/{id})",
     response_model=UserRead, responses=PROBLEM_RESPONSES,
 )
-async def update_user(
+async def admin_update_user(
     user_id: uuid.UUID, body: UserUpdate, _: ManageUsers, session: DbSession
 ) -> UserRead:
     return await service.update_user(session, user_id, body)
@@ -228,13 +312,13 @@ RoleName = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z_]
                                description="Role name, e.g. physician (alias doctor)")]
 
 
-@admin_router.get("/roles", summary="Roles with their permission strings",
+@_admin_routes.get("/roles", summary="Roles with their permission strings",
                   response_model=Page[RoleRead], responses=PROBLEM_RESPONSES)
 async def list_roles(_: ManageRoles, session: DbSession, page: Pagination) -> Page[RoleRead]:
     return await roles.list_roles(session, page)
 
 
-@admin_router.put(
+@_admin_routes.put(
     "/roles/{role}/permissions",
     summary="Replace a role's permission strings (resource:action[:scope])",
     response_model=RoleRead, responses=PROBLEM_RESPONSES,
@@ -243,3 +327,7 @@ async def set_role_permissions(
     role: RoleName, body: RolePermissionsUpdate, actor: ManageRoles, session: DbSession
 ) -> RoleRead:
     return await roles.set_role_permissions(session, actor, role, body)
+
+
+admin_router.include_router(_admin_routes)
+admin_router.include_router(users_router)

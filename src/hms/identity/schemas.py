@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from hms.core.permissions import Role
 
@@ -23,12 +32,26 @@ SessionRestriction = Literal["password_change_required", "mfa_enrollment_require
 #: A user's department, as visits name it (e.g. "Radiology"); compared case-insensitively.
 Department = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                               max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+#: A first or last name (seed 004 users.first_name / last_name).
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+#: A phone number: digits with an optional leading +, spaces, dots, dashes, parentheses
+#: (seed 004 12 "Phone numbers should follow consistent format").
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=32,
+                                         pattern=r"^\+?[0-9 ().-]{3,32}$")]
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255,
+                                            pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class LoginRequest(BaseModel):
     """JSON login body (the OAuth2 form with the same fields is accepted too)."""
 
-    username: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    model_config = ConfigDict(populate_by_name=True)
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=254)] = Field(
+        validation_alias=AliasChoices("username", "email"),
+        description="Username or email (case-insensitive); seed 004 clients may send "
+                    "'email' instead")
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     otp: OneTimeCode | None = Field(
         default=None,
@@ -60,31 +83,53 @@ class TokenPair(BaseModel):
 
 
 class UserCreate(BaseModel):
-    """Body of ``POST /admin/users``."""
+    """Body of ``POST /users`` (and its alias ``POST /admin/users``).
 
-    username: Username
+    Seed 004 accounts have an ``email`` and no username: when ``username`` is absent it is
+    the lowercased email. ``role`` accepts the unified names and seed 004 labels in any case
+    (``DOCTOR``, ``administrator``, ``BILLING_OFFICER``...). ``department_id`` (seed 004)
+    or ``department`` (a department name) assign the department.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    username: Username | None = None
+    email: EmailStr | None = None
     password: Password
     role: Role
-    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = (
-        None
-    )
-    email: EmailStr | None = None
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    full_name: FullName | None = None
+    phone: Phone | None = None
+    department_id: uuid.UUID | None = None
     department: Department | None = Field(
-        default=None, description="Department for :department permission scopes")
+        default=None, description="Department name for :department permission scopes; "
+                                  "set from department_id when that is given")
+
+    @model_validator(mode="after")
+    def _username_or_email(self) -> UserCreate:
+        if self.username is None and self.email is None:
+            raise ValueError("username or email is required")
+        return self
 
 
 class UserUpdate(BaseModel):
-    """Body of ``PUT /admin/users/{user_id}``; every field optional."""
+    """Body of ``PUT /users/{id}`` (alias ``PUT /admin/users/{user_id}``); every field
+    optional. ``department_id: null`` (or ``department: null``) clears the department."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     role: Role | None = None
     is_active: bool | None = None
     password: Password | None = Field(
         default=None, description="Admin password reset; the user must change it at next login"
     )
-    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = (
-        None
-    )
+    full_name: FullName | None = None
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    phone: Phone | None = None
     email: EmailStr | None = None
+    department_id: uuid.UUID | None = None
     department: Department | None = Field(
         default=None, description="Department for :department permission scopes; null clears")
     unlock: bool | None = Field(
@@ -106,13 +151,54 @@ class UserRead(BaseModel):
     email: str | None
     full_name: str | None
     role: Role
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    department_id: uuid.UUID | None = None
     department: str | None = None
     is_active: bool
-    must_change_password: bool
-    mfa_enabled: bool = False
+    # Account-security state: shown to user managers only; null in the staff directory.
+    must_change_password: bool | None
+    mfa_enabled: bool | None = False
     locked_until: datetime | None = None
     created_at: datetime
+    updated_at: datetime | None = None
     last_login_at: datetime | None
+
+    def directory_view(self) -> UserRead:
+        """This account as the staff directory shows it to staff without ``user:manage``
+        (seed 004 ``GET /users`` for booking and routing): names, role, department, contact,
+        active flag; the security state (password change due, MFA, lockout, last login) is
+        null (HIPAA minimum necessary, 45 CFR 164.502(b))."""
+        return self.model_copy(update={"must_change_password": None, "mfa_enabled": None,
+                                       "locked_until": None, "last_login_at": None})
+
+
+class UserDepartment(BaseModel):
+    """The department embedded in ``GET /users/{id}/details``."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+
+
+class UserDetails(UserRead):
+    """A user with its department loaded (seed 004 ``GET /users/{id}/details``)."""
+
+    department_detail: UserDepartment | None = Field(
+        default=None, description="The department of department_id (null when none)")
+
+
+class UserSort(StrEnum):
+    """Sort keys of ``GET /users``."""
+
+    USERNAME = "username"
+    EMAIL = "email"
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    ROLE = "role"
+    CREATED_AT = "created_at"
+    LAST_LOGIN_AT = "last_login_at"
 
 
 class Me(UserRead):

@@ -9,6 +9,7 @@ Sources: NIST SP 800-63B (5.1.1.2 memorized secrets, 5.2.2 rate limiting / locko
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -22,9 +23,17 @@ from hms.core.auth import Principal
 from hms.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from hms.core.pagination import Page, PageParams
 from hms.core.permissions import Role
+from hms.core.sorting import parse_sort
 from hms.db.base import utcnow
 from hms.identity import mfa, password_policy, roles, tokens
-from hms.identity.errors import MfaInvalid, MfaRequired
+from hms.identity.errors import (
+    CannotDeactivateSelf,
+    DoctorNotActive,
+    EmailTaken,
+    MfaInvalid,
+    MfaRequired,
+    UsernameTaken,
+)
 from hms.identity.models import AuthSession, RefreshToken, User
 from hms.identity.passwords import dummy_hash, hash_password, verify_password
 from hms.identity.repository import RoleRepository, UserRepository
@@ -37,9 +46,13 @@ from hms.identity.schemas import (
     SessionRead,
     TokenPair,
     UserCreate,
+    UserDepartment,
+    UserDetails,
     UserRead,
+    UserSort,
     UserUpdate,
 )
+from hms.organization import service as organization
 
 INVALID_LOGIN = "Incorrect username or password"
 PASSWORD_CHANGE_REQUIRED = "password_change_required"
@@ -568,24 +581,81 @@ async def mfa_disable(session: AsyncSession, principal: Principal,
     await session.flush()
 
 
+def _user_fields(user: User) -> dict[str, object]:
+    """The audited profile fields of a user (never the hash or MFA secret)."""
+    return {"username": user.username, "email": user.email, "role": user.role,
+            "is_active": user.is_active, "full_name": user.full_name,
+            "first_name": user.first_name, "last_name": user.last_name, "phone": user.phone,
+            "department_id": user.department_id, "department": user.department}
+
+
+def _full_name(first: str | None, last: str | None) -> str | None:
+    joined = " ".join(p for p in (first, last) if p)
+    return joined or None
+
+
+async def _resolve_department(session: AsyncSession, department_id: uuid.UUID | None,
+                              name: str | None) -> tuple[uuid.UUID | None, str | None]:
+    """``(department_id, department name)`` of a request that gives either.
+
+    ``department_id`` wins and must exist (422 naming ``department_id``); a bare name is
+    linked to the department of that name when one exists, else kept as a free name (the
+    seed 000 scopes compare names).
+    """
+    if department_id is not None:
+        department = await organization.require_department(session, department_id)
+        if name is not None and name.lower() != department.name.lower():
+            raise ValidationFailed(
+                "department and department_id name different departments",
+                errors=[{"field": "department", "in": "body", "type": "department_mismatch",
+                         "message": f"department_id is the department {department.name!r}"}])
+        return department.id, department.name
+    if name is not None:
+        found = await organization.department_by_name(session, name)
+        if found is not None:
+            return found.id, found.name
+    return None, name
+
+
 async def create_user(session: AsyncSession, data: UserCreate) -> UserRead:
-    """Create a staff account (admin route, ``hms create-user``, ``hms demo``).
+    """Create a staff account (``POST /users``, ``POST /admin/users``, ``hms create-user``,
+    ``hms demo``).
+
+    Without ``username`` the username is the lowercased email (seed 004 accounts log in with
+    their email). ``full_name`` defaults to "first last".
 
     Raises:
         ValidationFailed (422): the password breaks the policy (field ``password``, one
-            entry per rule; NIST SP 800-63B 5.1.1.2).
-        Conflict (409): username or email already taken.
+            entry per rule; NIST SP 800-63B 5.1.1.2); no username and an email longer than a
+            username may be; ``department_id`` unknown (``department_not_found``).
+        EmailTaken (409, ``email_taken``): the email is already used (seed 004 11).
+        UsernameTaken (409, ``username_taken``): the username is already used.
     """
     repo = UserRepository(session)
-    enforce_password_policy(data.password, data.username)
-    if await repo.by_login(data.username) or (data.email and await repo.by_login(data.email)):
-        raise Conflict("Username or email already in use")
+    email = str(data.email).lower() if data.email else None
+    username = data.username or email
+    if username is None or len(username) > 150:
+        raise ValidationFailed(
+            "A username is required when the email is longer than 150 characters",
+            errors=[{"field": "username", "in": "body", "type": "missing",
+                     "message": "give a username of at most 150 characters"}])
+    enforce_password_policy(data.password, username)
+    if email and await repo.by_login(email):
+        raise EmailTaken("Another account already uses this email (rule email_taken)")
+    if await repo.by_login(username):
+        raise UsernameTaken("Another account already uses this username")
+    department_id, department = await _resolve_department(
+        session, data.department_id, data.department)
     user = User(
-        username=data.username,
-        email=str(data.email).lower() if data.email else None,
-        full_name=data.full_name,
+        username=username,
+        email=email,
+        full_name=data.full_name or _full_name(data.first_name, data.last_name),
+        first_name=data.first_name,
+        last_name=data.last_name,
+        phone=data.phone,
         role=data.role.value,
-        department=data.department,
+        department_id=department_id,
+        department=department,
         is_active=True,
         password_hash=hash_password(data.password),
     )
@@ -593,21 +663,31 @@ async def create_user(session: AsyncSession, data: UserCreate) -> UserRead:
         async with session.begin_nested():
             await repo.add(user)
     except IntegrityError as exc:
-        raise Conflict("Username or email already in use") from exc
+        raise EmailTaken("Username or email already in use (rule email_taken)") from exc
     await audit.record(session, AuditAction.CREATE, "user", user.id,
-                       changes={"after": {"username": user.username, "role": user.role,
-                                          "department": user.department}})
+                       changes={"after": _user_fields(user)})
     return UserRead.model_validate(user)
 
 
 async def list_users(
     session: AsyncSession, page: PageParams, *, role: Role | None = None,
-    is_active: bool | None = None,
+    is_active: bool | None = None, department_id: uuid.UUID | None = None,
+    q: str | None = None, sort: str | None = None,
 ) -> Page[UserRead]:
-    """A page of staff accounts ordered by username."""
+    """A page of staff accounts (the staff directory, seed 004 ``GET /users``).
+
+    Args:
+        role, is_active, department_id: exact filters.
+        q: part of the username, email, full, first or last name (case-insensitive).
+        sort: keys of :class:`UserSort`, ``-key`` descending; default ``username``.
+
+    Raises:
+        ValidationFailed (422): unknown sort key.
+    """
+    order = parse_sort(sort, UserSort, [("username", False)])
     rows, total = await UserRepository(session).list(
         offset=page.offset, limit=page.page_size, role=role.value if role else None,
-        is_active=is_active,
+        is_active=is_active, department_id=department_id, q=q, order=order,
     )
     return Page[UserRead](
         items=[UserRead.model_validate(u) for u in rows], total=total, page=page.page,
@@ -615,37 +695,148 @@ async def list_users(
     )
 
 
-async def update_user(session: AsyncSession, user_id: uuid.UUID, data: UserUpdate) -> UserRead:
-    """Change role, active flag, name, email; reset the password, unlock, or remove MFA.
-
-    Deactivating a user, resetting the password or removing MFA revokes all of the user's
-    sessions, so their tokens stop working at once. A reset password must be changed at
-    next login, and also ends a lockout (as ``unlock`` does).
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> UserRead:
+    """A staff account by id.
 
     Raises:
         NotFound (404): no such user.
-        Conflict (409): email already used by another account.
-        ValidationFailed (422): the new password breaks the policy (field ``password``).
+    """
+    user = await UserRepository(session).get(user_id)
+    if user is None:
+        raise NotFound("User not found")
+    return UserRead.model_validate(user)
+
+
+async def user_details(session: AsyncSession, user_id: uuid.UUID) -> UserDetails:
+    """A staff account with its department (seed 004 ``GET /users/{id}/details``): two
+    queries whatever the user (the user, then its department by id).
+
+    Raises:
+        NotFound (404): no such user.
+    """
+    user = await get_user(session, user_id)
+    departments = await organization.departments_by_ids(session, [user.department_id])
+    department = departments.get(user.department_id) if user.department_id else None
+    return UserDetails(
+        **user.model_dump(),
+        department_detail=UserDepartment(id=department.id, name=department.name,
+                                         description=department.description)
+        if department else None,
+    )
+
+
+async def users_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID | None]
+                       ) -> dict[uuid.UUID, UserRead]:
+    """The users of ``ids`` (None and unknown ids skipped), in one query; for other
+    modules' detail endpoints (doctor, recorded_by, processed_by...)."""
+    wanted = {i for i in ids if i is not None}
+    rows = await UserRepository(session).by_ids(wanted)
+    return {u.id: UserRead.model_validate(u) for u in rows}
+
+
+async def require_active_doctor(session: AsyncSession, user_id: uuid.UUID,
+                                field: str = "doctor_id") -> UserRead:
+    """The doctor a request names, who must be an active physician account.
+
+    Raises:
+        DoctorNotActive (422, ``doctor_not_active``): unknown user, deactivated account or
+            a role other than physician; ``errors`` names ``field``. Seed 004 11 "Only
+            active users and patients can be scheduled for appointments".
+    """
+    user = await UserRepository(session).get(user_id)
+    if user is None:
+        problem = "unknown user"
+    elif not user.is_active:
+        problem = "the account is deactivated"
+    elif user.role != Role.PHYSICIAN.value:
+        problem = "the user is not a doctor"
+    else:
+        return UserRead.model_validate(user)
+    raise DoctorNotActive(
+        f"The doctor must be an active physician account (rule doctor_not_active): {problem}",
+        errors=[{"field": field, "in": "body", "message": problem,
+                 "type": "doctor_not_active"}])
+
+
+async def sync_department_name(session: AsyncSession, department_id: uuid.UUID,
+                               name: str) -> None:
+    """Copy a renamed department's name to its users (organization calls this in the
+    rename's transaction; ``:department`` row scopes compare names)."""
+    await UserRepository(session).rename_department(department_id, name)
+
+
+async def deactivate_user(session: AsyncSession, actor: Principal, user_id: uuid.UUID
+                          ) -> UserRead:
+    """``DELETE /users/{id}``: deactivate the account (never a hard delete: audit rows and
+    clinical records name it) and revoke all of its sessions at once. Idempotent.
+
+    Raises:
+        NotFound (404): no such user.
+        CannotDeactivateSelf (409, ``cannot_deactivate_self``): the caller's own account.
+
+    Source: seed 004 14.7 (soft delete), 11 "Create/edit/deactivate user accounts".
     """
     repo = UserRepository(session)
     user = await repo.get(user_id)
     if user is None:
         raise NotFound("User not found")
-    before = {"role": user.role, "is_active": user.is_active, "full_name": user.full_name,
-              "email": user.email, "department": user.department}
+    if user.id == actor.user_id:
+        raise CannotDeactivateSelf("You cannot deactivate your own account")
+    now = utcnow()
+    revoked = await repo.revoke_all_sessions(user.id, now, "deactivated")
+    if user.is_active:
+        user.is_active = False
+        await audit.record(session, AuditAction.DEACTIVATE, "user", user.id,
+                           changes={"before": {"is_active": True},
+                                    "after": {"is_active": False,
+                                              "sessions_revoked": revoked}})
+    await session.flush()
+    await session.refresh(user)
+    return UserRead.model_validate(user)
+
+
+async def update_user(session: AsyncSession, user_id: uuid.UUID, data: UserUpdate) -> UserRead:
+    """Change role, active flag, names, phone, email, department; reset the password,
+    unlock, or remove MFA (partial: absent fields stay; audited with old/new values).
+
+    Deactivating a user, resetting the password or removing MFA revokes all of the user's
+    sessions, so their tokens stop working at once. A reset password must be changed at
+    next login, and also ends a lockout (as ``unlock`` does). ``department_id`` sets the
+    department name too; ``department_id: null`` or ``department: null`` clears both.
+
+    Raises:
+        NotFound (404): no such user.
+        EmailTaken (409, ``email_taken``): email already used by another account.
+        ValidationFailed (422): the new password breaks the policy (field ``password``);
+            unknown ``department_id``.
+    """
+    repo = UserRepository(session)
+    user = await repo.get(user_id)
+    if user is None:
+        raise NotFound("User not found")
+    before = _user_fields(user)
     now = utcnow()
     fields = data.model_dump(exclude_unset=True)
     if "email" in fields and data.email is not None:
         other = await repo.by_login(str(data.email))
         if other is not None and other.id != user.id:
-            raise Conflict("Email already in use")
+            raise EmailTaken("Another account already uses this email (rule email_taken)")
         user.email = str(data.email).lower()
     if data.role is not None:
         user.role = data.role.value
-    if "department" in fields:  # null clears it
-        user.department = data.department
+    if "department_id" in fields or "department" in fields:
+        if fields.get("department_id") is None and fields.get("department") is None:
+            user.department_id, user.department = None, None
+        else:
+            user.department_id, user.department = await _resolve_department(
+                session, fields.get("department_id"), fields.get("department"))
+    for name in ("first_name", "last_name", "phone"):
+        if name in fields:
+            setattr(user, name, fields[name])
     if data.full_name is not None:
         user.full_name = data.full_name
+    elif "first_name" in fields or "last_name" in fields:
+        user.full_name = _full_name(user.first_name, user.last_name) or user.full_name
     if data.is_active is not None:
         user.is_active = data.is_active
         if not data.is_active:
@@ -665,15 +856,19 @@ async def update_user(session: AsyncSession, user_id: uuid.UUID, data: UserUpdat
         await repo.revoke_all_sessions(user.id, now, "mfa_reset")
         await audit.record(session, AuditAction.MFA_DISABLE, "user", user.id,
                            changes={"by": "admin"})
-    after = {"role": user.role, "is_active": user.is_active, "full_name": user.full_name,
-             "email": user.email, "department": user.department}
-    changes = audit.diff(before, after)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise EmailTaken("Another account already uses this email (rule email_taken)") from exc
+    changes = audit.diff(before, _user_fields(user))
     if data.password is not None:
         changes["after"]["password"] = "reset"
     if data.unlock:
         changes["after"]["unlocked"] = True
     await audit.record(session, AuditAction.UPDATE, "user", user.id, changes=changes)
     await session.flush()
+    await session.refresh(user)
     return UserRead.model_validate(user)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from hms.core.crypto import EncryptedString, Normalisation, blind_index
@@ -92,6 +92,12 @@ class Patient(TimestampMixin, Base):
     emergency_contact_phone: Mapped[str | None] = mapped_column(
         EncryptedString("patients.emergency_contact_phone"))
     emergency_contact_relation: Mapped[str | None] = mapped_column(String(50))
+    # Seed 004 section 6: primary insurer (hms.organization) and the policy number (an
+    # identifier: encrypted at rest like the others).
+    insurance_provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("insurance_providers.id"), index=True)
+    insurance_policy_number: Mapped[str | None] = mapped_column(
+        EncryptedString("patients.insurance_policy_number"))
     deceased_at: Mapped[datetime | None] = mapped_column()
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Set when the patient's identifying data was erased (hms.privacy, patients.service.
@@ -117,3 +123,29 @@ class PatientNumberCounter(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MedicalRecord(TimestampMixin, Base):
+    """A patient's medical record (seed 004 section 6 ``medical_records``): one per patient,
+    created in the same transaction as the patient, never deleted (seed 004 14.7).
+
+    The history fields are free text as in the seed; ``allergies`` is read by the
+    prescription allergy check (``patients.service.allergies_of``). ``notes`` grows by one
+    dated line per completed consultation (``append_to_medical_record``). ``version``
+    guards updates (optimistic concurrency, seed 004 14.8).
+    """
+
+    __tablename__ = "medical_records"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), unique=True)
+    blood_type: Mapped[str | None] = mapped_column(String(3))
+    allergies: Mapped[str | None] = mapped_column(Text)
+    chronic_conditions: Mapped[str | None] = mapped_column(Text)
+    family_medical_history: Mapped[str | None] = mapped_column(Text)
+    surgical_history: Mapped[str | None] = mapped_column(Text)
+    immunization_history: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)

@@ -13,6 +13,7 @@ from hms.visits import service as visits_service
 
 ReadPatients = Annotated[Principal, Depends(require(Perm.PATIENT_READ))]
 WritePatients = Annotated[Principal, Depends(require(Perm.PATIENT_WRITE))]
+DeletePatients = Annotated[Principal, Depends(require(Perm.PATIENT_DELETE))]
 ReadIdentifiers = Annotated[Principal, Depends(require(Perm.PATIENT_READ_IDENTIFIERS))]
 
 

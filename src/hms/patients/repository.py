@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.core.scoping import RowFilter
 from hms.patients.models import (
+    MedicalRecord,
     Patient,
     PatientNumberCounter,
     search_token,
@@ -57,6 +59,13 @@ class PatientRepository:
     async def get(self, patient_id: uuid.UUID) -> Patient | None:
         """Patient by id."""
         return await self.session.get(Patient, patient_id)
+
+    async def by_ids(self, patient_ids: list[uuid.UUID]) -> list[Patient]:
+        """The patients with these ids (one query)."""
+        if not patient_ids:
+            return []
+        return list(await self.session.scalars(
+            select(Patient).where(Patient.id.in_(patient_ids))))
 
     async def by_ref(self, ref: str, *, within: RowFilter | None = None) -> Patient | None:
         """Patient by UUID, patient number (MRN, case-insensitive) or national ID (through
@@ -177,6 +186,37 @@ class PatientRepository:
     def _contains(token: str) -> ColumnElement[bool]:
         return Patient.name_search.like(f"%{_escape_like(token)}%", escape="\\")
 
+    async def filtered(
+        self, criteria: SearchCriteria, *, gender: str | None, is_active: bool | None,
+        insurance_provider_id: uuid.UUID | None, date_from: date | None,
+        date_to: date | None, order: list[tuple[str, bool]], offset: int, limit: int,
+        within: RowFilter | None = None,
+    ) -> tuple[list[Patient], int]:
+        """A page of patients matching ``criteria`` and the filters, ordered by ``order``
+        (``(column name, descending)``, then id), and the total. ``date_from``/``date_to``
+        bound ``created_at`` (UTC days, inclusive)."""
+        where = self._filters(criteria)
+        if gender is not None:
+            where.append(Patient.gender == gender)
+        if is_active is not None:
+            where.append(Patient.is_active.is_(is_active))
+        if insurance_provider_id is not None:
+            where.append(Patient.insurance_provider_id == insurance_provider_id)
+        if date_from is not None:
+            where.append(Patient.created_at >= datetime.combine(date_from, time.min, UTC))
+        if date_to is not None:
+            where.append(Patient.created_at < datetime.combine(date_to + timedelta(days=1),
+                                                               time.min, UTC))
+        if within is not None:
+            where.append(within(Patient.id))
+        total = await self.session.scalar(
+            select(func.count()).select_from(Patient).where(*where))
+        columns = [getattr(Patient, name).desc() if desc else getattr(Patient, name).asc()
+                   for name, desc in order]
+        stmt = (select(Patient).where(*where).order_by(*columns, Patient.id)
+                .offset(offset).limit(limit))
+        return list(await self.session.scalars(stmt)), int(total or 0)
+
     async def search(
         self, criteria: SearchCriteria, *, offset: int, limit: int,
         within: RowFilter | None = None,
@@ -208,3 +248,80 @@ class PatientRepository:
         stmt = select(Patient).where(*where).order_by(*order)
         rows = await self.session.scalars(stmt.offset(offset).limit(limit))
         return list(rows), int(total or 0)
+
+
+class MedicalRecordRepository:
+    """Medical records (one per patient)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, record_id: uuid.UUID) -> MedicalRecord | None:
+        """Record by id."""
+        return await self.session.get(MedicalRecord, record_id)
+
+    async def by_patient(self, patient_id: uuid.UUID) -> MedicalRecord | None:
+        """The patient's record, or None."""
+        stmt = select(MedicalRecord).where(MedicalRecord.patient_id == patient_id)
+        return (await self.session.scalars(stmt)).first()
+
+    async def by_patients(self, patient_ids: list[uuid.UUID]) -> list[MedicalRecord]:
+        """The records of these patients (one query)."""
+        if not patient_ids:
+            return []
+        stmt = select(MedicalRecord).where(MedicalRecord.patient_id.in_(patient_ids))
+        return list(await self.session.scalars(stmt))
+
+    async def add(self, record: MedicalRecord) -> MedicalRecord:
+        """Insert and flush (the unique ``patient_id`` fires here)."""
+        self.session.add(record)
+        await self.session.flush()
+        return record
+
+    async def update_if_version(self, record_id: uuid.UUID, expected_version: int,
+                                values: dict[str, Any]) -> bool:
+        """Compare-and-set update (see :meth:`PatientRepository.update_if_version`)."""
+        stmt = (
+            update(MedicalRecord)
+            .where(MedicalRecord.id == record_id, MedicalRecord.version == expected_version)
+            .values(**values, version=MedicalRecord.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return isinstance(result, CursorResult) and result.rowcount == 1
+
+    async def append_note(self, patient_id: uuid.UUID, line: str, values: dict[str, Any]) -> bool:
+        """Append ``line`` to the record's ``notes`` (a new line when notes exist) in one
+        statement, bumping ``version``; False when the patient has no record."""
+        notes = MedicalRecord.notes
+        stmt = (
+            update(MedicalRecord)
+            .where(MedicalRecord.patient_id == patient_id)
+            .values(**values,
+                    notes=case((notes.is_(None), line), (notes == "", line),
+                               else_=notes + "\n" + line),
+                    version=MedicalRecord.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return isinstance(result, CursorResult) and result.rowcount == 1
+
+    async def refresh(self, record: MedicalRecord) -> None:
+        """Reload ``record`` from the database."""
+        await self.session.refresh(record)
+
+    async def page(self, *, patient_id: uuid.UUID | None, offset: int, limit: int,
+                   order: list[Any], within: RowFilter | None = None,
+                   ) -> tuple[list[MedicalRecord], int]:
+        """A page of records (optionally one patient's, within the caller's row scope on
+        patients) and the total."""
+        where: list[ColumnElement[bool]] = []
+        if patient_id is not None:
+            where.append(MedicalRecord.patient_id == patient_id)
+        if within is not None:
+            where.append(within(MedicalRecord.patient_id))
+        total = await self.session.scalar(
+            select(func.count()).select_from(MedicalRecord).where(*where))
+        stmt = (select(MedicalRecord).where(*where).order_by(*order, MedicalRecord.id)
+                .offset(offset).limit(limit))
+        return list(await self.session.scalars(stmt)), int(total or 0)

@@ -1,8 +1,10 @@
-"""HTTP routes of the patients module (seed 000 paths): search, register, read, update, and
-the full identifiers of one patient."""
+"""HTTP routes of the patients module (seed 000 and seed 004 paths): list, search, register,
+read, update, deactivate, and the full identifiers of one patient."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -12,8 +14,20 @@ from hms.core.etag import etag, parse_if_match
 from hms.core.pagination import Page, Pagination
 from hms.core.problems import PROBLEM_RESPONSES
 from hms.patients import service
-from hms.patients.permissions import ReadIdentifiers, ReadPatients, WritePatients, readable_by
-from hms.patients.schemas import PatientCreate, PatientIdentifiers, PatientRead, PatientUpdate
+from hms.patients.permissions import (
+    DeletePatients,
+    ReadIdentifiers,
+    ReadPatients,
+    WritePatients,
+    readable_by,
+)
+from hms.patients.schemas import (
+    Gender,
+    PatientCreate,
+    PatientIdentifiers,
+    PatientRead,
+    PatientUpdate,
+)
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 
@@ -64,6 +78,38 @@ async def search_patients(
                                          passport=passport,
                                          access=service.identifier_access(actor),
                                          within=readable_by(actor))
+
+
+@router.get(
+    "",
+    summary="List patients with filters and sorting (seed 004)",
+    response_model=Page[PatientRead],
+    responses=PROBLEM_RESPONSES,
+)
+async def list_patients(
+    actor: ReadPatients,
+    session: DbSession,
+    page: Pagination,
+    q: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE, description=(
+        "A national ID, mobile, PT- number (prefix) or name; or an exact passport or "
+        "phone number"))] = None,
+    name: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE, description=(
+        "Part of the name; case- and accent-insensitive, every word must occur"))] = None,
+    gender: Annotated[Gender | None, Query(description="male, female, other, unknown")] = None,
+    is_active: Annotated[bool | None, Query(description="Active (or inactive) only")] = None,
+    insurance_provider_id: Annotated[uuid.UUID | None, Query()] = None,
+    date_from: Annotated[date | None, Query(description="Registered on or after (UTC)")] = None,
+    date_to: Annotated[date | None, Query(description="Registered on or before (UTC)")] = None,
+    sort: Annotated[str | None, Query(max_length=100, pattern=r"^-?[a-z_]+(,-?[a-z_]+)*$",
+                                      description="e.g. `-created_at,full_name`; keys: "
+                                      "full_name, family_name, patient_number, "
+                                      "date_of_birth, created_at, updated_at")] = None,
+) -> Page[PatientRead]:
+    return await service.list_patients(
+        session, page, q=q, name=name, gender=gender.value if gender else None,
+        is_active=is_active, insurance_provider_id=insurance_provider_id,
+        date_from=date_from, date_to=date_to, sort=sort,
+        access=service.identifier_access(actor), within=readable_by(actor))
 
 
 @router.post(
@@ -137,5 +183,22 @@ async def update_patient(
                                            if_match=parse_if_match(if_match),
                                            access=service.identifier_access(actor),
                                            within=readable_by(actor))
+    response.headers["ETag"] = etag(patient.version)
+    return patient
+
+
+@router.delete(
+    "/{patient_ssn}",
+    summary="Deactivate a patient (soft delete; the medical record and history stay)",
+    response_model=PatientRead,
+    responses={**PROBLEM_RESPONSES, 200: {"description": "Deactivated",
+                                          "headers": _ETAG_HEADER}},
+)
+async def deactivate_patient(
+    patient_ssn: PatientRef, actor: DeletePatients, session: DbSession, response: Response
+) -> PatientRead:
+    patient = await service.deactivate_patient(session, patient_ssn,
+                                               access=service.identifier_access(actor),
+                                               within=readable_by(actor))
     response.headers["ETag"] = etag(patient.version)
     return patient

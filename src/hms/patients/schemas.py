@@ -2,7 +2,10 @@
 
 Request bodies accept seed 000's field names as aliases of the canonical ones (DOMAIN.md):
 ``ssn`` -> ``national_id``, ``mobile_number`` -> ``mobile``, ``phone_number`` -> ``phone``,
-``medical_number`` -> ``patient_number``; ``full_name`` alone is split into given name (first
+``medical_number`` -> ``patient_number``; and seed 004's: ``first_name`` -> ``given_name``,
+``last_name`` -> ``family_name``, ``address`` -> ``address_line``, ``state`` ->
+``governorate``, ``emergency_contact_relationship`` -> ``emergency_contact_relation``.
+Unknown fields are refused (422). ``full_name`` alone is split into given name (first
 token) and family name (the rest). Responses always use the canonical names.
 """
 
@@ -88,12 +91,18 @@ class MaritalStatus(StrEnum):
         return None
 
 
-#: Seed 000 name -> canonical name.
+#: Seed 000 and seed 004 (HCMS) name -> canonical name.
 FIELD_ALIASES: dict[str, str] = {
     "ssn": "national_id",
     "mobile_number": "mobile",
     "phone_number": "phone",
     "medical_number": "patient_number",
+    # Seed 004 section 6 ``patients``.
+    "first_name": "given_name",
+    "last_name": "family_name",
+    "address": "address_line",
+    "state": "governorate",
+    "emergency_contact_relationship": "emergency_contact_relation",
 }
 
 _ALIASED = tuple(FIELD_ALIASES.values())
@@ -146,7 +155,7 @@ def _alias_doc(schema: dict[str, Any]) -> None:
             props[alias] = {
                 **{k: val for k, val in props[canonical].items() if k != "description"},
                 "title": alias,
-                "description": f"Seed 000 alias of `{canonical}`.",
+                "description": f"Alias of `{canonical}` (seed 000 / seed 004 name).",
             }
 
 
@@ -161,7 +170,8 @@ class _PatientFields(BaseModel):
     validate in order, and the national ID is checked against both.
     """
 
-    model_config = ConfigDict(str_strip_whitespace=True, json_schema_extra=_alias_doc)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              json_schema_extra=_alias_doc)
 
     date_of_birth: date | None = Field(None, description="ISO date; not in the future")
     gender: Gender | None = None
@@ -202,6 +212,10 @@ class _PatientFields(BaseModel):
     emergency_contact_name: Text255 | None = None
     emergency_contact_phone: Annotated[str, StringConstraints(max_length=32)] | None = None
     emergency_contact_relation: Annotated[str, StringConstraints(max_length=50)] | None = None
+    insurance_provider_id: uuid.UUID | None = Field(
+        None, description="Primary insurance provider (seed 004); must exist")
+    insurance_policy_number: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="Policy number with that provider (encrypted at rest)")
 
     @field_validator("*")
     @classmethod
@@ -331,7 +345,8 @@ class IdentifierAccess(StrEnum):
 
 #: Fields masked in :attr:`IdentifierAccess.MASKED` responses.
 MASKED_FIELDS = ("national_id", "passport_number", "other_identifier", "mobile", "phone",
-                 "email", "address_line", "emergency_contact_phone")
+                 "email", "address_line", "emergency_contact_phone",
+                 "insurance_policy_number")
 
 
 class PatientRead(BaseModel):
@@ -368,6 +383,8 @@ class PatientRead(BaseModel):
     emergency_contact_name: str | None
     emergency_contact_phone: str | None
     emergency_contact_relation: str | None
+    insurance_provider_id: uuid.UUID | None = None
+    insurance_policy_number: str | None = None
     deceased_at: datetime | None
     is_active: bool
     erased_at: datetime | None = Field(
@@ -401,6 +418,7 @@ class PatientIdentifiers(BaseModel):
     email: str | None
     address_line: str | None
     emergency_contact_phone: str | None
+    insurance_policy_number: str | None = None
 
 
 class PatientSummary(BaseModel):
@@ -414,7 +432,80 @@ class PatientSummary(BaseModel):
     full_name: str
     date_of_birth: date | None
     gender: str | None
+    insurance_provider_id: uuid.UUID | None = None
     deceased_at: datetime | None
     is_active: bool
     erased_at: datetime | None = Field(
         None, description="When the identifying data was erased (right to erasure)")
+
+
+# --- Medical records (seed 004 section 6 ``medical_records``) ---------------------------
+
+#: Longest text accepted in one medical-record history field (characters).
+RECORD_TEXT_MAX = 10_000
+RecordText = Annotated[str, StringConstraints(max_length=RECORD_TEXT_MAX)]
+_RECORD_TEXT_FIELDS = ("allergies", "chronic_conditions", "family_medical_history",
+                       "surgical_history", "immunization_history", "notes")
+
+
+class _MedicalRecordFields(BaseModel):
+    """Fields of a medical record a client writes (free text as in the seed; line breaks and
+    tabs allowed, other control characters refused)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              populate_by_name=True)
+
+    blood_type: BloodType | None = None
+    allergies: RecordText | None = Field(
+        None, description="Known allergies, separated by commas, semicolons or new lines "
+        "(read by the prescription allergy check)", examples=["Penicillin; peanuts"])
+    chronic_conditions: RecordText | None = None
+    family_medical_history: RecordText | None = None
+    surgical_history: RecordText | None = None
+    immunization_history: RecordText | None = None
+    notes: RecordText | None = None
+
+    @field_validator(*_RECORD_TEXT_FIELDS)
+    @classmethod
+    def _printable_text(cls, value: str | None) -> str | None:
+        if value is not None and v.has_control_characters(
+                value.replace("\n", "").replace("\r", "").replace("\t", "")):
+            raise PydanticCustomError("control_characters",
+                                      "must not contain control characters")
+        return value or None
+
+
+class MedicalRecordCreate(_MedicalRecordFields):
+    """Body of ``POST /medical-records``: a record for a patient who has none (every patient
+    registered through the API already has one: 409 ``medical_record_exists``)."""
+
+    patient_id: uuid.UUID
+
+
+class MedicalRecordUpdate(_MedicalRecordFields):
+    """Body of ``PUT /medical-records/{id}``: only the fields sent change (``null`` clears).
+    Send the version you read in ``version`` or in an ``If-Match`` header."""
+
+    version: int | None = Field(None, ge=1, le=2_000_000_000,
+                                description="Version read (or send If-Match)")
+
+
+class MedicalRecordRead(BaseModel):
+    """A patient's medical record."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    blood_type: str | None
+    allergies: str | None
+    chronic_conditions: str | None
+    family_medical_history: str | None
+    surgical_history: str | None
+    immunization_history: str | None
+    notes: str | None
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    version: int

@@ -14,9 +14,11 @@ identifier either.
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -34,14 +36,30 @@ from hms.core.errors import (
 from hms.core.pagination import Page, PageParams
 from hms.core.permissions import Perm
 from hms.core.scoping import RowFilter
+from hms.core.sorting import parse_sort
 from hms.db.base import utcnow
+from hms.organization import service as organization_service
 from hms.patients import validators as v
-from hms.patients.errors import DuplicatePatient, PatientNotFound
-from hms.patients.models import Patient
-from hms.patients.repository import PatientRepository, SearchCriteria
+from hms.patients.errors import (
+    DuplicatePatient,
+    MedicalRecordExists,
+    MedicalRecordNotFound,
+    MedicalRecordRetention,
+    PatientNotActive,
+    PatientNotFound,
+)
+from hms.patients.models import MedicalRecord, Patient
+from hms.patients.repository import (
+    MedicalRecordRepository,
+    PatientRepository,
+    SearchCriteria,
+)
 from hms.patients.schemas import (
     MASKED_FIELDS,
     IdentifierAccess,
+    MedicalRecordCreate,
+    MedicalRecordRead,
+    MedicalRecordUpdate,
     PatientCreate,
     PatientIdentifiers,
     PatientRead,
@@ -57,7 +75,7 @@ _WRITABLE = (
     "family_name", "full_name", "date_of_birth", "gender", "mobile", "phone", "email",
     "address_line", "city", "governorate", "postal_code", "country", "blood_type",
     "marital_status", "occupation", "emergency_contact_name", "emergency_contact_phone",
-    "emergency_contact_relation",
+    "emergency_contact_relation", "insurance_provider_id", "insurance_policy_number",
 )
 
 #: How many times a generated patient number is re-drawn when a client-chosen number
@@ -78,6 +96,7 @@ _MASKS = {
     "emergency_contact_phone": v.mask_phone,
     "email": v.mask_email,
     "address_line": lambda _: v.MASKED_TEXT,
+    "insurance_policy_number": lambda value: v.mask_tail(value, 3),
 }
 assert set(_MASKS) == set(MASKED_FIELDS)
 
@@ -136,7 +155,18 @@ def _search_key(full_name: str) -> str:
     return v.fold_name(full_name)[:255]
 
 
-_IDENTIFIER_REQUIRED = "national_id is required unless passport_number or other_identifier is given"
+_IDENTIFIER_REQUIRED = ("national_id is required unless passport_number or other_identifier "
+                        "is given, or first and last name with date_of_birth (seed 004)")
+
+
+def _identifiable(values: Any) -> bool:
+    """Whether a registration identifies its patient: a national ID, passport number or
+    other identifier (seed 000), or, as seed 004 section 6 registers patients, given and
+    family name with the date of birth (the generated patient number then identifies the
+    record). ``values``: a mapping or an object with those attributes."""
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k, None)
+    return bool(get("national_id") or get("passport_number") or get("other_identifier")
+                or (get("given_name") and get("family_name") and get("date_of_birth")))
 
 
 async def _lookup(session: AsyncSession, ref: str | uuid.UUID,
@@ -297,8 +327,9 @@ async def create_patient(
         The stored patient; ``version`` is 1.
 
     Raises:
-        ValidationFailed (422): no national ID, passport number or other identifier (and not
-            an imported record); the error names ``national_id``.
+        ValidationFailed (422): no national ID, passport number or other identifier, nor
+            given and family name with date of birth (and not an imported record); the
+            error names ``national_id``.
         DuplicatePatient (409): the national ID, patient number or source record is already
             registered; ``existing_patient`` names the patient holding it.
     """
@@ -306,11 +337,14 @@ async def create_patient(
         raise ValidationFailed("Source identifiers too long", errors=_field_error(
             "source_id", "source_system is at most 200 and source_id 100 characters",
             "string_too_long"))
-    if not (data.national_id or data.passport_number or data.other_identifier or source_id):
+    if not (_identifiable(data) or source_id):
         raise ValidationFailed(
             "A national ID is required",
             errors=_field_error("national_id", _IDENTIFIER_REQUIRED, "missing"),
         )
+    if data.insurance_provider_id is not None:
+        await organization_service.require_insurance_provider(session,
+                                                              data.insurance_provider_id)
     repo = PatientRepository(session)
     source = (source_system or "", source_id) if source_id else None
     duplicate = await _duplicate_of(repo, exclude=None, national_id=data.national_id,
@@ -350,10 +384,13 @@ async def create_patient(
         break
     else:
         raise Conflict("Could not allocate a patient number; retry")
+    # Seed 004 section 10 "Auto-Create Medical Record": same transaction as the patient.
+    record = await _new_medical_record(session, patient.id, created_by=created_by)
     if audit:
         await audit_service.record(session, AuditAction.CREATE, ENTITY, patient.id,
                                    patient_id=patient.id,
-                                   changes={"after": _snapshot(patient)})
+                                   changes={"after": _snapshot(patient),
+                                            "medical_record_id": str(record.id)})
     return _present(patient, access)
 
 
@@ -422,8 +459,7 @@ async def update_patient(
     if not merged["full_name"] or len(merged["full_name"]) < 2:
         raise ValidationFailed("A name is required",
                                errors=_field_error("full_name", "a name is required", "missing"))
-    if not (merged["national_id"] or merged["passport_number"] or merged["other_identifier"]
-            or patient.source_id):
+    if not (_identifiable(merged) or patient.source_id):
         raise ValidationFailed("A national ID is required", errors=_field_error(
             "national_id", _IDENTIFIER_REQUIRED, "missing"))
     if merged["national_id"]:
@@ -438,6 +474,9 @@ async def update_patient(
             merged["date_of_birth"] = info.birth_date
 
     changes = {k: val for k, val in merged.items() if before[k] != val}
+    if changes.get("insurance_provider_id") is not None:
+        await organization_service.require_insurance_provider(
+            session, changes["insurance_provider_id"])
     if not changes:
         await audit_service.record(session, AuditAction.READ, ENTITY, patient.id,
                                    patient_id=patient.id,
@@ -577,6 +616,7 @@ _ERASED_FIELDS = (
     "date_of_birth", "mobile", "phone", "email", "address_line", "city", "governorate",
     "postal_code", "country", "marital_status", "occupation", "emergency_contact_name",
     "emergency_contact_phone", "emergency_contact_relation", "source_system", "source_id",
+    "insurance_policy_number",
 )
 ERASED_NAME = "Erased patient"
 
@@ -622,3 +662,390 @@ async def erase_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient
                                changes={"fields": [*_ERASED_FIELDS, "full_name",
                                                    "patient_number"]})
     return PatientRead.model_validate(patient)
+
+
+
+# --- Seed 004 (HCMS): cross-module contract ---------------------------------------------
+
+async def require_active_patient(session: AsyncSession, patient_id: uuid.UUID, *,
+                                 field: str = "patient_id") -> PatientSummary:
+    """The patient, if it may be scheduled or treated (seed 004 section 11: "only active
+    users and patients can be scheduled"). Not audited (the caller audits its write).
+
+    Args:
+        field: the request field named in the error.
+
+    Raises:
+        PatientNotActive (422 ``patient_not_active``): no such patient, or it is inactive,
+            deceased or erased; ``errors`` names ``field``.
+    """
+    patient = await PatientRepository(session).get(patient_id)
+    if patient is None:
+        raise PatientNotActive(field, "does not exist")
+    if patient.erased_at is not None:
+        raise PatientNotActive(field, "was erased")
+    if patient.deceased_at is not None:
+        raise PatientNotActive(field, "is deceased")
+    if not patient.is_active:
+        raise PatientNotActive(field, "is inactive")
+    return PatientSummary.model_validate(patient)
+
+
+async def patients_by_ids(session: AsyncSession,
+                          ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, PatientSummary]:
+    """Summaries of these patients in one query (unknown ids are left out). Not audited:
+    the caller audits the read it serves."""
+    rows = await PatientRepository(session).by_ids(list(set(ids)))
+    return {p.id: PatientSummary.model_validate(p) for p in rows}
+
+
+async def get_medical_record(session: AsyncSession,
+                             patient_id: uuid.UUID) -> MedicalRecordRead:
+    """The patient's medical record (seed 004 ``medical_records``). Not audited: the caller
+    audits what it serves (see :func:`read_medical_record` for the audited route read).
+
+    Raises:
+        MedicalRecordNotFound (404): the patient has no record (unknown patient).
+    """
+    record = await MedicalRecordRepository(session).by_patient(patient_id)
+    if record is None:
+        raise MedicalRecordNotFound("The patient has no medical record")
+    return MedicalRecordRead.model_validate(record)
+
+
+async def medical_records_by_patients(
+        session: AsyncSession, patient_ids: Iterable[uuid.UUID],
+) -> dict[uuid.UUID, MedicalRecordRead]:
+    """The records of these patients, keyed by patient id, in one query (not audited)."""
+    rows = await MedicalRecordRepository(session).by_patients(list(set(patient_ids)))
+    return {r.patient_id: MedicalRecordRead.model_validate(r) for r in rows}
+
+
+_ALLERGY_SPLIT = re.compile(r"[,;\n\r]+")
+
+
+def split_allergies(text: str | None) -> list[str]:
+    """``text`` split on commas, semicolons and line breaks; entries stripped, empty ones
+    dropped, order kept, duplicates (case-insensitive) dropped."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for part in _ALLERGY_SPLIT.split(text or ""):
+        entry = part.strip()
+        if entry and entry.casefold() not in seen:
+            seen.add(entry.casefold())
+            out.append(entry)
+    return out
+
+
+async def allergies_of(session: AsyncSession, patient_id: uuid.UUID) -> list[str]:
+    """The patient's recorded allergies (the medical record's ``allergies`` text, see
+    :func:`split_allergies`); ``[]`` when none are recorded or the patient has no record.
+    Used by the prescription allergy check (seed 004 sections 10-11)."""
+    record = await MedicalRecordRepository(session).by_patient(patient_id)
+    return split_allergies(record.allergies if record else None)
+
+
+#: Longest note :func:`append_to_medical_record` accepts (characters).
+APPEND_NOTE_MAX = 4000
+
+
+async def append_to_medical_record(session: AsyncSession, patient_id: uuid.UUID, *,
+                                   note: str, actor_id: uuid.UUID | None = None) -> None:
+    """Append ``"YYYY-MM-DD: <note>"`` (UTC date) as a new line of the record's ``notes``
+    (seed 004 section 10, consultation workflow step 8 "Update Medical Record"); one
+    atomic UPDATE (``version`` + 1), audited as UPDATE with the appended line. Creates the
+    record first if the patient has none. Flushes, never commits.
+
+    Args:
+        note: the text to add (line breaks folded into spaces; cut to
+            :data:`APPEND_NOTE_MAX` characters).
+        actor_id: the user the change is attributed to (``updated_by``); default the
+            request's user (as the audit row records it).
+
+    Raises:
+        PatientNotFound (404): no such patient.
+    """
+    text = " ".join(note.split())[:APPEND_NOTE_MAX]
+    if not text:
+        return
+    line = f"{v.today_utc():%Y-%m-%d}: {text}"
+    repo = MedicalRecordRepository(session)
+    values: dict[str, Any] = {"updated_at": utcnow(), "updated_by": actor_id}
+    if not await repo.append_note(patient_id, line, values):
+        if await PatientRepository(session).get(patient_id) is None:
+            raise PatientNotFound()
+        await _new_medical_record(session, patient_id, created_by=actor_id)
+        await repo.append_note(patient_id, line, values)
+    record = await repo.by_patient(patient_id)
+    assert record is not None
+    await repo.refresh(record)
+    await audit_service.record(session, AuditAction.UPDATE, RECORD_ENTITY, record.id,
+                               patient_id=patient_id,
+                               changes={"appended": {"notes": line}})
+
+
+RECORD_ENTITY = "medical_record"
+_RECORD_FIELDS = ("blood_type", "allergies", "chronic_conditions", "family_medical_history",
+                  "surgical_history", "immunization_history", "notes")
+
+
+def _record_snapshot(record: MedicalRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _RECORD_FIELDS}
+
+
+async def _new_medical_record(session: AsyncSession, patient_id: uuid.UUID, *,
+                              created_by: uuid.UUID | None,
+                              values: dict[str, Any] | None = None) -> MedicalRecord:
+    """Insert a record in a SAVEPOINT; a concurrent insert for the same patient (unique
+    ``patient_id``) becomes :class:`MedicalRecordExists`."""
+    repo = MedicalRecordRepository(session)
+    record = MedicalRecord(patient_id=patient_id, created_by=created_by, updated_by=created_by,
+                           version=1, **(values or {}))
+    try:
+        async with session.begin_nested():
+            await repo.add(record)
+    except IntegrityError as exc:
+        existing = await repo.by_patient(patient_id)
+        if existing is not None:
+            raise MedicalRecordExists(existing.id) from exc
+        raise Conflict("The medical record could not be created; retry") from exc
+    return record
+
+
+async def create_medical_record(session: AsyncSession, data: MedicalRecordCreate, *,
+                                created_by: uuid.UUID | None,
+                                within: RowFilter | None = None) -> MedicalRecordRead:
+    """``POST /medical-records``: a record for a patient who has none; audited CREATE.
+
+    Raises:
+        ValidationFailed (422): ``patient_id`` names no patient (within the caller's scope).
+        MedicalRecordExists (409 ``medical_record_exists``): the patient has a record
+            (seed 004 section 6: ``patient_id`` unique, one record per patient).
+    """
+    patient = await PatientRepository(session).by_ref(str(data.patient_id), within=within)
+    if patient is None:
+        raise ValidationFailed("Unknown patient", errors=_field_error(
+            "patient_id", "no such patient", "not_found"))
+    repo = MedicalRecordRepository(session)
+    existing = await repo.by_patient(patient.id)
+    if existing is not None:
+        raise MedicalRecordExists(existing.id)
+    values = {k: _plain(val) for k, val in data.model_dump(exclude={"patient_id"}).items()}
+    record = await _new_medical_record(session, patient.id, created_by=created_by,
+                                       values=values)
+    await audit_service.record(session, AuditAction.CREATE, RECORD_ENTITY, record.id,
+                               patient_id=patient.id,
+                               changes={"after": _record_snapshot(record)})
+    return MedicalRecordRead.model_validate(record)
+
+
+async def _record_lookup(session: AsyncSession, record_id: uuid.UUID,
+                         within: RowFilter | None) -> MedicalRecord:
+    record = await MedicalRecordRepository(session).get(record_id)
+    if record is None:
+        raise MedicalRecordNotFound()
+    if within is not None and await PatientRepository(session).by_ref(
+            str(record.patient_id), within=within) is None:
+        raise MedicalRecordNotFound()
+    return record
+
+
+async def read_medical_record(session: AsyncSession, record_id: uuid.UUID, *,
+                              within: RowFilter | None = None) -> MedicalRecordRead:
+    """``GET /medical-records/{id}``; audited READ.
+
+    Raises:
+        MedicalRecordNotFound (404): no such record (or its patient is outside ``within``).
+    """
+    record = await _record_lookup(session, record_id, within)
+    await audit_service.record(session, AuditAction.READ, RECORD_ENTITY, record.id,
+                               patient_id=record.patient_id)
+    return MedicalRecordRead.model_validate(record)
+
+
+class MedicalRecordSort(StrEnum):
+    """Sort fields of ``GET /medical-records``."""
+
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+async def list_medical_records(
+    session: AsyncSession, page: PageParams, *, patient_id: uuid.UUID | None,
+    sort: str | None = None, within: RowFilter | None = None,
+) -> Page[MedicalRecordRead]:
+    """``GET /medical-records``: a page (filter ``patient_id``; sort by created/updated
+    time, newest update first by default); one READ audit event per returned record.
+
+    Args:
+        sort: ``"-updated_at,created_at"`` (keys of :class:`MedicalRecordSort`).
+
+    Raises:
+        ValidationFailed (422): unknown sort key.
+    """
+    columns = {MedicalRecordSort.CREATED_AT.value: MedicalRecord.created_at,
+               MedicalRecordSort.UPDATED_AT.value: MedicalRecord.updated_at}
+    keys = parse_sort(sort, MedicalRecordSort, [("updated_at", True)])
+    order = [columns[f].desc() if desc else columns[f].asc() for f, desc in keys]
+    rows, total = await MedicalRecordRepository(session).page(
+        patient_id=patient_id, offset=page.offset, limit=page.page_size, order=order,
+        within=within)
+    for r in rows:
+        await audit_service.record(session, AuditAction.READ, RECORD_ENTITY, r.id,
+                                   patient_id=r.patient_id, changes={"via": "list"})
+    return Page[MedicalRecordRead](items=[MedicalRecordRead.model_validate(r) for r in rows],
+                                   total=total, page=page.page, page_size=page.page_size)
+
+
+async def update_medical_record(
+    session: AsyncSession, record_id: uuid.UUID, data: MedicalRecordUpdate, *,
+    if_match: int | None, updated_by: uuid.UUID | None, within: RowFilter | None = None,
+) -> MedicalRecordRead:
+    """``PUT /medical-records/{id}``: change the fields sent (``null`` clears), guarded by
+    the version read (If-Match or ``version``; compare-and-set, seed 004 14.8 optimistic
+    locking); audited UPDATE with old and new values; ``version`` + 1, ``updated_at`` set.
+
+    Raises:
+        MedicalRecordNotFound (404), PreconditionRequired (428): no version given,
+        PreconditionFailed (412): stale version (or If-Match and version disagree).
+    """
+    repo = MedicalRecordRepository(session)
+    record = await _record_lookup(session, record_id, within)
+    if data.version is not None and if_match is not None and data.version != if_match:
+        raise PreconditionFailed("If-Match and version disagree")
+    expected = data.version if data.version is not None else if_match
+    if expected is None:
+        raise PreconditionRequired("Send If-Match or version with the version you read")
+    if record.version != expected:
+        raise PreconditionFailed(
+            f"Medical record changed since version {expected}; current version is "
+            f"{record.version}")
+    sent = {k: _plain(val) for k, val in data.model_dump(exclude_unset=True,
+                                                           exclude={"version"}).items()}
+    before = _record_snapshot(record)
+    changes = {k: val for k, val in sent.items() if before[k] != val}
+    if not changes:
+        await audit_service.record(session, AuditAction.READ, RECORD_ENTITY, record.id,
+                                   patient_id=record.patient_id)
+        return MedicalRecordRead.model_validate(record)
+    if not await repo.update_if_version(record.id, expected, {
+            **changes, "updated_at": utcnow(), "updated_by": updated_by}):
+        raise PreconditionFailed("Medical record changed since the version you read")
+    await repo.refresh(record)
+    await audit_service.record(session, AuditAction.UPDATE, RECORD_ENTITY, record.id,
+                               patient_id=record.patient_id,
+                               changes=audit_service.diff(before, _record_snapshot(record)))
+    return MedicalRecordRead.model_validate(record)
+
+
+async def delete_medical_record(session: AsyncSession, record_id: uuid.UUID, *,
+                                within: RowFilter | None = None) -> None:
+    """``DELETE /medical-records/{id}``: always refused, the row stays.
+
+    Raises:
+        MedicalRecordNotFound (404): no such record.
+        MedicalRecordRetention (409 ``medical_record_retention``): medical records are
+            never deleted (seed 004 14.7).
+    """
+    await _record_lookup(session, record_id, within)
+    raise MedicalRecordRetention()
+
+
+class PatientSort(StrEnum):
+    """Sort fields of ``GET /patients``."""
+
+    FULL_NAME = "full_name"
+    FAMILY_NAME = "family_name"
+    PATIENT_NUMBER = "patient_number"
+    DATE_OF_BIRTH = "date_of_birth"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+async def list_patients(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    q: str | None = None,
+    name: str | None = None,
+    gender: str | None = None,
+    is_active: bool | None = None,
+    insurance_provider_id: uuid.UUID | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    sort: str | None = None,
+    access: IdentifierAccess,
+    within: RowFilter | None = None,
+) -> Page[PatientRead]:
+    """``GET /patients`` (seed 004): a filtered, sorted page of patients.
+
+    Args:
+        q, name: as in :func:`search_patients` (``q``: national ID, mobile, PT- prefix or
+            name; ``name``: every word occurs, case- and accent-insensitive).
+        gender: ``male`` / ``female`` / ``other`` / ``unknown``.
+        is_active: only active (or only inactive) patients.
+        insurance_provider_id: patients covered by this provider.
+        date_from, date_to: registration (``created_at``) date range, inclusive, UTC days.
+        sort: comma list of :class:`PatientSort` keys, ``-`` for descending; default
+            ``full_name``.
+        access: how identifiers are shown; within: the caller's row scope.
+
+    Audited like a search: one SEARCH event (criteria names, total) and one READ per
+    returned patient.
+
+    Raises:
+        ValidationFailed (422): unknown sort key, invalid mobile, or ``date_from`` after
+            ``date_to``.
+    """
+    if date_from and date_to and date_from > date_to:
+        raise ValidationFailed("date_from is after date_to", errors=[
+            {"field": "date_from", "in": "query", "message": "must not be after date_to",
+             "type": "invalid_date_range"}])
+    keys = parse_sort(sort, PatientSort, [("full_name", False)])
+    criteria = _criteria(ssn=None, mobile=None, medical_number=None, name=name, q=q)
+    rows, total = await PatientRepository(session).filtered(
+        criteria, gender=gender, is_active=is_active,
+        insurance_provider_id=insurance_provider_id, date_from=date_from, date_to=date_to,
+        order=keys, offset=page.offset, limit=page.page_size, within=within)
+    items = [_present(p, access) for p in rows]
+    used = [k for k, val in {"q": q, "name": name, "gender": gender, "is_active": is_active,
+                             "insurance_provider_id": insurance_provider_id,
+                             "date_from": date_from, "date_to": date_to}.items()
+            if val is not None]
+    await audit_service.record(session, AuditAction.SEARCH, ENTITY, None, changes={
+        "criteria": used, "total": total, "page": page.page,
+        "patient_ids": [str(p.id) for p in items],
+    })
+    for p in items:
+        await audit_service.record(session, AuditAction.READ, ENTITY, p.id, patient_id=p.id,
+                                   changes={"via": "list", "identifiers": access.value})
+    return Page[PatientRead](items=items, total=total, page=page.page,
+                             page_size=page.page_size)
+
+
+async def deactivate_patient(session: AsyncSession, ref: str | uuid.UUID, *,
+                             access: IdentifierAccess,
+                             within: RowFilter | None = None) -> PatientRead:
+    """``DELETE /patients/{ref}`` (seed 004 14.7 soft delete): ``is_active`` becomes false
+    (``version`` + 1), audited DEACTIVATE. The row, its medical record and every clinical
+    record stay; an inactive patient can no longer be booked
+    (:func:`require_active_patient`). Deactivating an inactive patient changes nothing
+    (idempotent, no new event).
+
+    Raises:
+        PatientNotFound (404): no such patient (within the caller's scope).
+        Conflict (409): changed concurrently; retry.
+    """
+    repo = PatientRepository(session)
+    patient = await _lookup(session, ref, within)
+    if not patient.is_active:
+        return _present(patient, access)
+    if not await repo.update_if_version(patient.id, patient.version,
+                                        {"is_active": False, "updated_at": utcnow()}):
+        raise Conflict("The patient changed concurrently; retry")
+    await repo.refresh(patient)
+    await audit_service.record(session, AuditAction.DEACTIVATE, ENTITY, patient.id,
+                               patient_id=patient.id,
+                               changes={"before": {"is_active": True},
+                                        "after": {"is_active": False}})
+    return _present(patient, access)
