@@ -1,2 +1,2 @@
 """Clinical observations shared by every seed: vital signs [Observation] and diagnoses
-[Condition]."""
+[Condition]; seed 004 consultations [Encounter note] and prescriptions [MedicationRequest]."""

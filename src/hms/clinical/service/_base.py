@@ -1,4 +1,5 @@
-"""Vital signs and diagnoses: the one table of vitals for every seed, and coded diagnoses."""
+"""Vital signs and diagnoses shared by every seed (forms, FHIR imports, exports), and the
+consultation look-ups other modules call (seed 004 contract)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.clinical.models import Diagnosis, VitalSigns
-from hms.clinical.repository import ClinicalRepository
-from hms.clinical.schemas import DiagnosisImport, DiagnosisRead, VitalSignsInput, VitalSignsRead
+from hms.clinical.repository import (
+    ClinicalRepository,
+    ConsultationRepository,
+)
+from hms.clinical.schemas import (
+    ConsultationRead,
+    DiagnosisImport,
+    DiagnosisRead,
+    VitalSignsInput,
+    VitalSignsRead,
+)
 from hms.core.errors import NotFound
 from hms.db.base import utcnow
 
@@ -168,3 +178,29 @@ async def clinical_record_of_patient(
     vitals, diagnoses = await ClinicalRepository(session).for_patient(patient_id)
     return ([VitalSignsRead.model_validate(v) for v in vitals],
             [DiagnosisRead.model_validate(d) for d in diagnoses])
+
+
+# --- seed 004: consultations (contract for other modules) --------------------------------
+
+async def get_consultation(session: AsyncSession, consultation_id: uuid.UUID
+                           ) -> ConsultationRead:
+    """A consultation by id, for other modules (the caller audits its own read).
+
+    Returns:
+        ConsultationRead with ``status`` ("in_progress" | "completed"), ``completed_at``,
+        ``appointment_id``, ``visit_id``, ``patient_id``, ``doctor_id``.
+
+    Raises:
+        NotFound (404): no such consultation.
+    """
+    row = await ConsultationRepository(session).get(consultation_id)
+    if row is None:
+        raise NotFound("Consultation not found")
+    return ConsultationRead.model_validate(row)
+
+
+async def consultation_for_appointment(session: AsyncSession, appointment_id: uuid.UUID
+                                       ) -> ConsultationRead | None:
+    """The consultation of an appointment, or None (the caller audits)."""
+    row = await ConsultationRepository(session).for_appointment(appointment_id)
+    return ConsultationRead.model_validate(row) if row is not None else None
