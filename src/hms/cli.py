@@ -213,6 +213,9 @@ def audit_verify(
 
 DEMO_ROLES = [Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.RECEPTIONIST, Role.PHARMACIST,
               Role.LAB_TECHNICIAN, Role.BILLING_OFFICER, Role.SUPER_ADMIN]
+#: Where the demo staff work (seed 004 users have a department).
+DEMO_DEPARTMENTS = {Role.PHYSICIAN: "Internal Medicine", Role.NURSE: "Internal Medicine",
+                    Role.RECEPTIONIST: "Internal Medicine", Role.LAB_TECHNICIAN: "Laboratory"}
 
 
 @app.command()
@@ -222,8 +225,9 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve",
                                               help="Start the server afterwards")] = True,
 ) -> None:
-    """Migrate, create one demo user per role (printing the passwords), import the demo
-    patients (Synthea FHIR bundles shipped in data/synthea), then serve."""
+    """Migrate, create the demo departments, insurer and service catalogue, one demo user
+    per role (printing the passwords), import the demo patients (Synthea FHIR bundles
+    shipped in data/synthea), then serve."""
     from hms.db.migrate import upgrade
     from hms.db.session import Database, unit_of_work
     from hms.fhir import service as fhir_service
@@ -236,9 +240,13 @@ def demo(
     typer.echo(f"database: {settings.effective_database_url}")
 
     async def prepare() -> list[tuple[str, str, str]]:
+        from hms.demo import ensure_reference_data
+
         db = Database(settings.effective_database_url)
         accounts = []
         try:
+            async with unit_of_work(db) as session:
+                departments = await ensure_reference_data(session)
             async with unit_of_work(db) as session:
                 for role in DEMO_ROLES:
                     username = f"demo_{role.value}"
@@ -251,6 +259,9 @@ def demo(
                             UserUpdate(password=password, is_active=True, unlock=True,
                                        reset_mfa=True))
                         await identity_service.clear_password_change(session, user.id)
+                    if role in DEMO_DEPARTMENTS:
+                        await identity_service.update_user(session, user.id, UserUpdate(
+                            department_id=departments[DEMO_DEPARTMENTS[role]]))
                     accounts.append((role.value, username, password))
             report = await fhir_service.import_paths(db, [fhir_service.demo_bundle_dir()])
             typer.echo(report.summary())
