@@ -120,3 +120,30 @@ class TestCeleryWorkerExport:
         wb = load_workbook(io.BytesIO(download.content))
         departments = {r[0].value: r[1].value for r in wb["By department"].iter_rows(min_row=2)}
         assert departments == {"Radiology": 1}
+
+    async def test_a_worker_builds_a_seed_004_report_file(
+        self, broker_client: AsyncClient, db: Database, worker: subprocess.Popen[bytes],
+    ) -> None:
+        async with unit_of_work(db) as s:
+            user = await make_user(s, Role.ADMIN)
+        tokens = await login(broker_client, user.username)
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+
+        resp = await broker_client.post("/api/v1/reports/generate", headers=headers,
+                                        json={"report_type": "operational_metrics",
+                                              "format": "xlsx"})
+        assert resp.status_code == 202, resp.text
+        url = f"/api/v1/reports/{resp.json()['id']}"
+        deadline = time.monotonic() + 60
+        report = (await broker_client.get(url, headers=headers)).json()
+        while report["status"] == "generating" and time.monotonic() < deadline:
+            assert worker.poll() is None, worker.stdout.read().decode() if worker.stdout else ""
+            await asyncio.sleep(0.5)
+            report = (await broker_client.get(url, headers=headers)).json()
+
+        assert report["status"] == "completed", report
+        download = await broker_client.get(report["download_url"], headers=headers)
+        assert download.status_code == 200
+        wb = load_workbook(io.BytesIO(download.content))
+        metrics = {r[0].value: r[1].value for r in wb["Metrics"].iter_rows(min_row=2)}
+        assert metrics["Appointments"] == 0

@@ -28,6 +28,8 @@ from hms.db.session import Database
 from hms.reports.errors import ReportJobNotFound
 
 TASK_NAME = "hms.reports.build_export"
+#: Task building a seed 004 report file (``reports`` row).
+REPORT_TASK_NAME = "hms.reports.build_report"
 
 
 def make_celery(broker_url: str | None, queue: str | None = None) -> Celery:
@@ -85,6 +87,31 @@ def build_export(self: Task[Any, Any], job_id: str) -> str | None:
         raise self.retry(exc=exc) from exc
 
 
+async def _run_report(report_id: uuid.UUID) -> str | None:
+    from hms.reports.jobs import run_generated_report
+
+    settings = get_settings()
+    db = Database(settings.effective_database_url, pool_size=2)
+    try:
+        status = await run_generated_report(db, report_id, exports_dir=settings.exports_dir)
+    finally:
+        await db.dispose()
+    return status.value if status is not None else None
+
+
+@app.task(name=REPORT_TASK_NAME)
+def build_report(report_id: str) -> str | None:
+    """Build one seed 004 report file (the row is committed before the task is sent).
+
+    Args:
+        report_id: the ``reports`` id, as a string.
+
+    Returns:
+        ``"completed"``, ``"failed"`` or None when the report was not waiting any more.
+    """
+    return asyncio.run(_run_report(uuid.UUID(report_id)))
+
+
 @lru_cache(maxsize=4)
 def _sender(broker_url: str, queue: str) -> Celery:
     return make_celery(broker_url, queue)
@@ -99,5 +126,18 @@ def send_build_export(broker_url: str, job_id: uuid.UUID) -> None:
     """
     sender = _sender(broker_url, get_settings().reports_queue)
     sender.send_task(TASK_NAME, args=[str(job_id)], retry=True,
+                     retry_policy={"max_retries": 2, "interval_start": 0.2,
+                                   "interval_step": 0.5, "interval_max": 1.0})
+
+
+def send_build_report(broker_url: str, report_id: uuid.UUID) -> None:
+    """Send ``hms.reports.build_report(report_id)`` to the broker (blocking; call it from a
+    thread).
+
+    Raises:
+        kombu/redis errors when the broker cannot be reached.
+    """
+    sender = _sender(broker_url, get_settings().reports_queue)
+    sender.send_task(REPORT_TASK_NAME, args=[str(report_id)], retry=True,
                      retry_policy={"max_retries": 2, "interval_start": 0.2,
                                    "interval_step": 0.5, "interval_max": 1.0})

@@ -33,9 +33,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.config import Settings
 from hms.core.errors import HmsError
+from hms.db.base import utcnow
 from hms.db.session import Database, unit_of_work
-from hms.reports import render, service
-from hms.reports.schemas import ExportFormat, JobStatus, ReportRange, ReportType
+from hms.reports import files, generated, render, service
+from hms.reports.schemas import (
+    ExportFormat,
+    HcmsReportType,
+    JobStatus,
+    ReportFileFormat,
+    ReportRange,
+    ReportStatus,
+    ReportType,
+)
 
 log = structlog.get_logger("hms.reports")
 
@@ -57,7 +66,8 @@ def job_sessions(app: FastAPI) -> SessionScope:
     return override if override is not None else session_scope(app.state.db)
 
 
-def _write_export(exports_dir: Path, content: bytes, fmt: ExportFormat) -> str:
+def _write_export(exports_dir: Path, content: bytes, fmt: ExportFormat | ReportFileFormat
+                  ) -> str:
     """Store ``content`` under a generated name (temp file + rename); returns the name."""
     exports_dir.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}{secrets.token_hex(4)}.{fmt.value}"
@@ -164,3 +174,100 @@ def start(background: BackgroundTasks, app: FastAPI, job_id: uuid.UUID) -> None:
         background.add_task(_enqueue, settings.broker_url, job_id, sessions)
     else:
         background.add_task(_run_in_process, sessions, job_id, settings.exports_dir)
+
+
+# --- seed 004 report files (the ``reports`` table) -------------------------------------
+
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, HmsError):
+        return exc.detail
+    return f"Report generation failed ({type(exc).__name__})"
+
+
+def _render_file(doc: render.Document, fmt: ReportFileFormat) -> bytes:
+    if fmt is ReportFileFormat.XLSX:
+        return render.render_xlsx(doc)
+    return render.render_pdf(doc)
+
+
+async def run_generated_report(sessions: Database | SessionScope, report_id: uuid.UUID, *,
+                               exports_dir: Path) -> ReportStatus | None:
+    """Build, store and finish one seed 004 report (status ``generating``).
+
+    Claims the report (one worker wins), computes its figures in a fresh session, renders
+    the PDF or XLSX in a worker thread, stores it under a generated name in
+    ``exports_dir`` and marks it completed with ``generated_at``; any error marks it failed
+    with a ``failure_reason`` free of patient data.
+
+    Returns:
+        The final status, or None when the report was not waiting (deleted, finished, or
+        taken by another worker), so a duplicate delivery does nothing.
+    """
+    scope = session_scope(sessions)
+    async with scope() as session:
+        report = await generated.claim_report(session, report_id)
+    if report is None:
+        return None
+    log.info("report_generation_started", report_id=str(report_id),
+             report_type=report.report_type, format=report.format)
+    try:
+        fmt = ReportFileFormat(report.format)
+        assert report.start_date is not None and report.end_date is not None
+        spec = files.ReportSpec(
+            report_type=HcmsReportType(report.report_type), start=report.start_date,
+            end=report.end_date, report_name=report.report_name,
+            parameters=dict(report.parameters or {}), generated_at=utcnow())
+        async with scope() as session:
+            doc = await files.build_document(session, spec)
+        content = await asyncio.to_thread(_render_file, doc, fmt)
+        stored_name = await asyncio.to_thread(_write_export, exports_dir, content, fmt)
+        async with scope() as session:
+            await generated.complete_report(
+                session, report, file_path=stored_name,
+                content_type=generated.CONTENT_TYPES[fmt], size_bytes=len(content))
+    except Exception as exc:
+        log.error("report_generation_failed", report_id=str(report_id),
+                  error_type=type(exc).__name__)
+        async with scope() as session:
+            await generated.fail_report(session, report_id, report.generated_by_user_id,
+                                        _failure_reason(exc))
+        return ReportStatus.FAILED
+    log.info("report_generation_completed", report_id=str(report_id), size_bytes=len(content))
+    return ReportStatus.COMPLETED
+
+
+async def _enqueue_report(broker_url: str, report_id: uuid.UUID, sessions: SessionScope
+                          ) -> None:
+    """Send the build to Celery; when the broker cannot be reached, fail the report so
+    the client stops polling."""
+    from hms.reports import celery_app
+
+    try:
+        await asyncio.to_thread(celery_app.send_build_report, broker_url, report_id)
+    except Exception as exc:
+        log.error("report_enqueue_failed", report_id=str(report_id),
+                  error_type=type(exc).__name__)
+        async with sessions() as session:
+            await generated.fail_report(session, report_id, None,
+                                        "The report queue is unavailable")
+
+
+async def _run_report_in_process(sessions: SessionScope, report_id: uuid.UUID,
+                                 exports_dir: Path) -> None:
+    try:
+        await run_generated_report(sessions, report_id, exports_dir=exports_dir)
+    except Exception as exc:
+        log.error("report_generation_crashed", report_id=str(report_id),
+                  error_type=type(exc).__name__)
+
+
+def start_report(background: BackgroundTasks, app: FastAPI, report_id: uuid.UUID) -> None:
+    """Arrange for a generating report to be built once the request has committed: the
+    Celery task ``hms.reports.build_report`` with a broker, else in this process."""
+    settings: Settings = app.state.settings
+    sessions = job_sessions(app)
+    if settings.broker_url:
+        background.add_task(_enqueue_report, settings.broker_url, report_id, sessions)
+    else:
+        background.add_task(_run_report_in_process, sessions, report_id,
+                            settings.exports_dir)

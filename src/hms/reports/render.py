@@ -12,6 +12,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -24,7 +25,8 @@ from hms.reports.schemas import (
     VisitVolumeRead,
 )
 
-Cell = str | int | float | date | None
+#: A table cell; money is a :class:`~decimal.Decimal` (a number with 2 places in XLSX).
+Cell = str | int | float | Decimal | date | None
 Report = DashboardRead | PatientStatisticsRead | VisitVolumeRead | ClinicalAssessmentsRead
 
 TITLES = {
@@ -196,6 +198,8 @@ def _safe_text(value: str) -> str:
 def _csv_cell(value: Cell) -> str | int | float:
     if value is None:
         return ""
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):
@@ -270,6 +274,8 @@ def render_xlsx(doc: Document) -> bytes:
                     cell.data_type = "s"
                 if isinstance(cell.value, date):
                     cell.number_format = "yyyy-mm-dd"
+                if isinstance(cell.value, Decimal):
+                    cell.number_format = "0.00"
                 width = max(width, min(60, len(str(cell.value or "")) + 2))
             letter = column[0].column_letter
             sheet.column_dimensions[letter].width = width

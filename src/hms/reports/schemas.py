@@ -11,23 +11,31 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hms.reports.periods import Period
 
 __all__ = [
+    "BILLING_REPORT_TYPES",
     "ClinicalAssessmentsRead",
     "DashboardRead",
     "ExportFormat",
+    "HcmsReportType",
     "JobStatus",
     "PatientStatisticsRead",
     "Period",
     "PeriodCount",
+    "ReportFileFormat",
+    "ReportGenerate",
     "ReportJobAccepted",
     "ReportJobRead",
     "ReportRange",
+    "ReportRead",
+    "ReportSort",
+    "ReportStatus",
     "ReportType",
     "ReportTypeParam",
+    "ReportUpdate",
     "VisitPeriodCount",
     "VisitVolumeRead",
 ]
@@ -237,4 +245,172 @@ class ReportJobRead(BaseModel):
     size_bytes: int | None
     error: str | None
     status_url: str
+    download_url: str
+
+
+# --- seed 004 (HCMS) generated report files -------------------------------------------
+
+#: Longest JSON text of a report's ``parameters`` (characters).
+MAX_PARAMETERS_CHARS = 4000
+
+
+class HcmsReportType(StrEnum):
+    """Seed 004 section 7 ReportType: the seven report files (upper case accepted)."""
+
+    PATIENT_STATISTICS = "patient_statistics"
+    REVENUE = "revenue"
+    APPOINTMENT_SUMMARY = "appointment_summary"
+    SERVICE_UTILIZATION = "service_utilization"
+    DOCTOR_PERFORMANCE = "doctor_performance"
+    BILLING_SUMMARY = "billing_summary"
+    OPERATIONAL_METRICS = "operational_metrics"
+
+    @classmethod
+    def _missing_(cls, value: object) -> HcmsReportType | None:
+        if isinstance(value, str):
+            key = value.strip().lower()
+            for member in cls:
+                if member.value == key:
+                    return member
+        return None
+
+
+#: The report types a billing officer may generate (HCMS 11 "generate billing reports").
+BILLING_REPORT_TYPES = frozenset({HcmsReportType.REVENUE, HcmsReportType.BILLING_SUMMARY})
+
+
+class ReportFileFormat(StrEnum):
+    """File format of a seed 004 report (lower or upper case accepted)."""
+
+    PDF = "pdf"
+    XLSX = "xlsx"
+
+    @classmethod
+    def _missing_(cls, value: object) -> ReportFileFormat | None:
+        if isinstance(value, str):
+            key = value.strip().lower()
+            for member in cls:
+                if member.value == key:
+                    return member
+        return None
+
+
+class ReportStatus(StrEnum):
+    """Seed 004 section 7 ReportStatus: generating -> completed | failed."""
+
+    GENERATING = "generating"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ReportSort(StrEnum):
+    """Sort keys of ``GET /reports`` (``-key`` for descending)."""
+
+    CREATED_AT = "created_at"
+    GENERATED_AT = "generated_at"
+    REPORT_NAME = "report_name"
+    REPORT_TYPE = "report_type"
+    STATUS = "status"
+    START_DATE = "start_date"
+
+
+def _check_parameters(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """At most 4000 characters of JSON, and only JSON (no NaN or Infinity)."""
+    import json
+
+    if value is None:
+        return value
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError("parameters must be plain JSON (no NaN or Infinity)") from exc
+    if len(text) > MAX_PARAMETERS_CHARS:
+        raise ValueError(f"parameters may hold at most {MAX_PARAMETERS_CHARS} characters "
+                         "of JSON")
+    return value
+
+
+def _check_name(value: str | None) -> str | None:
+    """A report name is one line of printable text (no control characters)."""
+    if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("report_name may not contain control characters")
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+class ReportGenerate(BaseModel):
+    """Body of ``POST /reports/generate`` and ``POST /reports`` (seed 004 10 "Report
+    Generation Workflow").
+
+    ``start_date``/``end_date`` are inclusive UTC days; default: the 30 days ending today.
+    ``start_date`` after ``end_date`` is refused (422 ``invalid_date_range``, seed 004 12).
+    ``report_name`` defaults to ``"<Type> <start> to <end>"``. ``parameters`` is kept with
+    the report and printed in its file (at most 4000 characters of JSON).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    report_type: HcmsReportType
+    start_date: date | None = None
+    end_date: date | None = None
+    format: ReportFileFormat = ReportFileFormat.PDF
+    report_name: str | None = Field(default=None, min_length=1, max_length=200)
+    parameters: dict[str, Any] | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_parameters(value)
+
+    @field_validator("report_name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return _check_name(value)
+
+
+class ReportUpdate(BaseModel):
+    """Body of ``PUT /reports/{id}``: rename or change the stored parameters only (the
+    file is not rebuilt)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    report_name: str | None = Field(default=None, min_length=1, max_length=200)
+    parameters: dict[str, Any] | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_parameters(value)
+
+    @field_validator("report_name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return _check_name(value)
+
+
+class ReportRead(BaseModel):
+    """A seed 004 report: its request and, once completed, its file.
+
+    ``file_path`` is the stored file's generated name (under the server's exports folder);
+    ``download_url`` serves it once ``status`` is completed. ``failure_reason`` says why a
+    failed report failed (never patient data).
+    """
+
+    id: uuid.UUID
+    report_name: str
+    report_type: HcmsReportType
+    generated_by_user_id: uuid.UUID
+    start_date: date | None
+    end_date: date | None
+    parameters: dict[str, Any]
+    format: ReportFileFormat
+    status: ReportStatus
+    file_path: str | None
+    content_type: str | None
+    size_bytes: int | None
+    failure_reason: str | None
+    generated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
     download_url: str
