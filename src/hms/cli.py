@@ -211,6 +211,51 @@ def audit_verify(
 # -- end audit verify
 
 
+# -- generate (issue 5) ----------------------------------------------------------------------
+@app.command()
+def generate(
+    patients: Annotated[int, typer.Option(min=1, help="Number of patients")],
+    visits_per_patient: Annotated[int, typer.Option(min=0, max=100,
+                                                    help="Visits per patient")] = 3,
+    seed: Annotated[int, typer.Option(help="Same seed, same population")] = 0,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000,
+                                            help="Patients per transaction")] = 5000,
+) -> None:
+    """Bulk-load a synthetic population (COPY on PostgreSQL): patients with Egyptian names,
+    national IDs and mobiles (encrypted and blind-indexed like registrations), a medical
+    record each, visits over the last two years (mostly closed, recent ones open), and a
+    SH.MR.FRM.05 nursing assessment with vital signs on most visits. Patient numbers are
+    reserved on the registration days' counters, so the API's next numbers do not collide.
+    For staging and benchmarks only: it writes one audit event for the run, not per row.
+    Prints rows/s per table, never patient data."""
+    from hms.db.session import Database, unit_of_work
+    from hms.synthetic.service import GenerationReport, generate_population
+
+    def progress(report: GenerationReport) -> None:
+        typer.echo(f"  {report.rows['patients']:,} / {patients:,} patients", err=True)
+
+    async def run() -> GenerationReport:
+        db = Database(get_settings().effective_database_url)
+        try:
+            return await generate_population(
+                lambda: unit_of_work(db), patients=patients,
+                visits_per_patient=visits_per_patient, seed=seed, batch_size=batch_size,
+                progress=progress)
+        finally:
+            await db.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except Exception as exc:  # database unreachable or not migrated: the reason, no traceback
+        typer.echo(f"error: {type(exc).__name__}: {getattr(exc, 'detail', exc)}", err=True)
+        raise typer.Exit(1) from exc
+    for line in report.lines():
+        typer.echo(line)
+
+
+# -- end generate
+
+
 DEMO_ROLES = [Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.RECEPTIONIST, Role.PHARMACIST,
               Role.LAB_TECHNICIAN, Role.BILLING_OFFICER, Role.SUPER_ADMIN]
 #: Where the demo staff work (seed 004 users have a department).

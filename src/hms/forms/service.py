@@ -29,6 +29,9 @@ from hms.core.errors import (
 )
 from hms.core.pagination import Page, PageParams
 from hms.db.base import utcnow
+from hms.forms.bulk import (  # public: hms generate
+    bulk_load_nursing_assessments as bulk_load_nursing_assessments,
+)
 from hms.forms.errors import (
     CompletedFormToDraft,
     ContrastAllergyPremedicationRequired,

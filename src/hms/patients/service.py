@@ -40,6 +40,9 @@ from hms.core.sorting import parse_sort
 from hms.db.base import utcnow
 from hms.organization import service as organization_service
 from hms.patients import validators as v
+from hms.patients.bulk import bulk_load as bulk_load  # public: hms generate
+from hms.patients.bulk import reserve_patient_numbers as reserve_patient_numbers
+from hms.patients.bulk import taken_national_ids as taken_national_ids
 from hms.patients.errors import (
     DuplicatePatient,
     MedicalRecordExists,

@@ -23,6 +23,7 @@ from hms.core.sorting import parse_sort
 from hms.db.base import utcnow
 from hms.identity import service as identity_service
 from hms.patients import service as patients_service
+from hms.visits.bulk import bulk_load as bulk_load  # public: hms generate
 from hms.visits.errors import (
     InvalidVisitTransition,
     NotAPhysician,

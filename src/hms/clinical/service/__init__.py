@@ -4,6 +4,7 @@ Split by topic: :mod:`._base` (vital signs and diagnoses of every seed, consulta
 look-ups), :mod:`.vital_signs`, :mod:`.consultations`, :mod:`.prescriptions` (seed 004).
 """
 
+from hms.clinical.bulk import bulk_load_vital_signs
 from hms.clinical.service._base import (
     body_mass_index,
     clinical_record_of_patient,
@@ -46,6 +47,7 @@ from hms.clinical.service.vital_signs import (
 
 __all__ = [
     "body_mass_index",
+    "bulk_load_vital_signs",
     "change_vital_signs",
     "clinical_record_of_patient",
     "complete_consultation",

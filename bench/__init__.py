@@ -1,0 +1,1 @@
+"""Workflow benchmark harness for hms (issue 5): see bench/README.md."""
