@@ -165,3 +165,30 @@ def test_the_fhir_import_command_prints_no_patient_data(tmp_path):
     assert "8 files: 8 imported" in output
     leaks = _leaks(output, values)
     assert not leaks, "\n".join(leaks)
+
+
+#: Patient values the seed 004 day (tests/test_hcms_day.py) sends: demographics, contact,
+#: insurance policy, allergy, clinical text and a result.
+HCMS_DAY_VALUES = ["Hoda", "Mansour", "1979-06-02", "01123456789", "hoda.m@example.com",
+                   "12 Tahrir St", "Omar Mansour", "01234567890", "NHI-55-1200", "Penicillin",
+                   "Amoxicillin", "Crackles at the right base", "Community-acquired pneumonia",
+                   "Three days of fever up to 38.8 C"]
+
+
+async def test_the_hcms_day_logs_no_patient_data(debug_client, db, capsys, caplog):
+    from tests.test_hcms_day import run_hcms_day
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("hms", "uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "celery"):
+        caplog.set_level(logging.DEBUG, logger=name)
+
+    await run_hcms_day(debug_client, db)
+
+    captured = capsys.readouterr()
+    records = [r for r in caplog.records if not r.name.startswith(CLIENT_LOGGERS)]
+    stdlib = "\n".join(f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}"
+                       for r in records)
+    text = _searchable("\n".join([captured.out, captured.err, stdlib]))
+    assert text.count('"event": "request"') > 50, text[:2000]
+    leaks = _leaks(text, HCMS_DAY_VALUES)
+    assert not leaks, "\n".join(leaks)
