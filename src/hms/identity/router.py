@@ -250,10 +250,7 @@ async def get_user(id: uuid.UUID, actor: ReadUsers, session: DbSession) -> UserR
 async def get_user_details(id: uuid.UUID, actor: ReadUsers, session: DbSession
                            ) -> UserDetails:
     user = await service.user_details(session, id)
-    if actor.can(Perm.USER_MANAGE):
-        return user
-    return user.model_copy(update={"must_change_password": None, "mfa_enabled": None,
-                                   "locked_until": None, "last_login_at": None})
+    return user if actor.can(Perm.USER_MANAGE) else user.directory_view()
 
 
 @users_router.put(

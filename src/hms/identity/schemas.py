@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AliasChoices,
@@ -165,7 +165,7 @@ class UserRead(BaseModel):
     updated_at: datetime | None = None
     last_login_at: datetime | None
 
-    def directory_view(self) -> UserRead:
+    def directory_view(self) -> Self:
         """This account as the staff directory shows it to staff without ``user:manage``
         (seed 004 ``GET /users`` for booking and routing): names, role, department, contact,
         active flag; the security state (password change due, MFA, lockout, last login) is
