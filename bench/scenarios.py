@@ -80,6 +80,21 @@ class Context:
         return f"015{(next(self.seq) + self.run_tag * 100_000) % 100_000_000:08d}"
 
 
+def name_query(full_name: str, state: dict[str, Any]) -> str:
+    """What a clerk types to find ``full_name``, in turn: the start of the family name
+    (4 letters), the first name and the start of the second (``"ahmed moh"``), and the
+    first name with two letters swapped plus the family name (a typo)."""
+    words = [x for x in full_name.split() if x.isalpha()] or ["Bench"]
+    turn = state["name_turn"] = state.get("name_turn", -1) + 1
+    if turn % 3 == 0 or len(words) == 1:
+        return words[-1][:4]
+    if turn % 3 == 1:
+        return f"{words[0]} {words[1][:3]}"
+    first = words[0]
+    typo = first[:1] + first[2:3] + first[1:2] + first[3:] if len(first) >= 4 else first
+    return f"{typo} {words[-1]}"
+
+
 def make_pdf(size: int = 1024 * 1024) -> bytes:
     """A real PDF of about ``size`` bytes (uncompressed pages of synthetic text)."""
     from reportlab.lib.pagesizes import A4
@@ -171,8 +186,7 @@ def build(ctx: Context) -> list[Scenario]:
         await search(http, st, {"medical_number": ctx.patient()["patient_number"]})
 
     async def by_name(http: Http, st: dict[str, Any], w: Stopwatch) -> None:
-        words = [x for x in ctx.patient()["full_name"].split() if x.isalpha() and len(x) >= 4]
-        await search(http, st, {"name": (words or ["Bench"])[-1][:4]})
+        await search(http, st, {"name": name_query(ctx.patient()["full_name"], st)})
 
     async def patient_read(http: Http, st: dict[str, Any], w: Stopwatch) -> None:
         await http.call("GET", f"{API}/patients/{ctx.patient()['patient_number']}",
@@ -280,7 +294,7 @@ def build(ctx: Context) -> list[Scenario]:
                  worker_token("receptionist"), SEARCH),
         Scenario("search_patient_number", "Exact search by patient number", by_number,
                  worker_token("receptionist"), SEARCH),
-        Scenario("search_name", "Name search (partial)", by_name,
+        Scenario("search_name", "Name search (partial, typo-tolerant)", by_name,
                  worker_token("receptionist"), NAME_SEARCH),
         Scenario("patient_read", "Patient read", patient_read, worker_token("receptionist")),
         Scenario("register_open_visit", "Registration + open visit", register_and_visit,

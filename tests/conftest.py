@@ -40,6 +40,8 @@ os.environ.pop("HMS_REDIS_URL", None)
 # Rate limits off for the suite (and the schemathesis servers, which inherit this
 # environment); tests/identity/test_rate_limits.py turns them on with its own settings.
 os.environ["HMS_RATE_LIMIT_ENABLED"] = "false"
+# The dashboard's figures are fresh on every call unless a test asks for its snapshot.
+os.environ["HMS_DASHBOARD_MAX_AGE_SECONDS"] = "0"
 
 from hms.config import Settings, get_settings  # noqa: E402
 from hms.db.base import Base  # noqa: E402

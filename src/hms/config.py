@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; default is SQLite at <data_dir>/hms.db",
     )
     db_pool_size: int = 10
+    dashboard_max_age_seconds: float = Field(
+        default=30.0, ge=0,
+        description="GET /reports/dashboard serves figures at most this old (its "
+                    "generated_at says when they were computed); 0 computes on every call",
+    )
     jwt_secret: str = DEV_JWT_SECRET
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_minutes: int = 30

@@ -554,7 +554,8 @@ async def test_a_new_billing_officer_lists_nothing(client: AsyncClient,
     resp = await client.get(REPORTS, headers=headers)
 
     assert resp.status_code == 200
-    assert resp.json() == {"items": [], "total": 0, "page": 1, "page_size": 20}
+    assert resp.json() == {"items": [], "total": 0, "page": 1, "page_size": 20,
+                           "total_exact": True}
 
 
 async def test_an_unreachable_broker_fails_the_report_instead_of_leaving_it_generating(

@@ -311,6 +311,41 @@ class TestDashboard:
         assert body["documents"]["uploaded_today"] == 0
 
 
+class TestDashboardSnapshot:
+    """With ``dashboard_max_age_seconds`` set (30 s in production), each process reuses its
+    last computation until it is that old; every call is still audited."""
+
+    @pytest.fixture
+    def snapshots(self, settings):
+        from hms.config import get_settings
+        from hms.reports import service
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("HMS_DASHBOARD_MAX_AGE_SECONDS", "60")
+            get_settings.cache_clear()
+            service._snapshots.clear()
+            yield service._snapshots
+            service._snapshots.clear()
+        get_settings.cache_clear()
+
+    async def test_reuses_figures_until_they_are_too_old(
+        self, client: AsyncClient, session: AsyncSession, admin: dict[str, str], snapshots
+    ) -> None:
+        await registered_patient(session)
+        first = (await client.get(f"{REPORTS}/dashboard", headers=admin)).json()
+        await registered_patient(session)
+        second = (await client.get(f"{REPORTS}/dashboard", headers=admin)).json()
+        assert second == first and first["patients"]["total"] == 1
+
+        for snapshot in snapshots.values():  # 61 s later
+            snapshot.monotonic -= 61
+        third = (await client.get(f"{REPORTS}/dashboard", headers=admin)).json()
+        assert third["patients"]["total"] == 2
+        assert third["generated_at"] > first["generated_at"]
+        reads = await audit.list_events(session, action="read", entity_type="report")
+        assert len([e for e in reads if e.entity_id == "dashboard"]) == 3
+
+
 class TestReportReadsAreAudited:
     @pytest.mark.parametrize("path", JSON_ROUTES)
     async def test_each_report_read_leaves_an_audit_row(

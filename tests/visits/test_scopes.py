@@ -105,7 +105,8 @@ class TestVisitsByDepartment:
         # Filters cannot widen the scope.
         resp = await client.get("/api/v1/visits", headers=physician,
                                 params={"department": "Radiology"})
-        assert resp.json() == {"items": [], "total": 0, "page": 1, "page_size": 20}
+        assert resp.json() == {"items": [], "total": 0, "page": 1, "page_size": 20,
+                           "total_exact": True}
 
     async def test_other_departments_visit_is_404_on_every_visit_route(
         self, client, session, hospital,

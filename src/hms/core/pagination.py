@@ -42,9 +42,11 @@ Pagination = Annotated[PageParams, Depends(_page_params)]
 
 
 class Page(BaseModel, Generic[T]):
-    """A page of results."""
+    """A page of results. ``total`` counts every match unless ``total_exact`` is false
+    (a name search stops counting at 1,000: ``total`` is then a lower bound)."""
 
     items: list[T]
     total: int
     page: int
     page_size: int
+    total_exact: bool = True

@@ -24,6 +24,7 @@ from hms.patients.models import (
     PatientNumberCounter,
     search_token,
 )
+from hms.patients.repository import NameWordRepository
 
 PATIENTS = cast(Table, Patient.__table__)
 MEDICAL_RECORDS = cast(Table, MedicalRecord.__table__)
@@ -60,6 +61,7 @@ async def bulk_load(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) ->
                         "version": 1})
     await insert_rows(session, PATIENTS, patients)
     await insert_rows(session, MEDICAL_RECORDS, records)
+    await NameWordRepository(session).add(p["name_search"] for p in patients)
     return len(patients)
 
 

@@ -116,6 +116,17 @@ class Patient(TimestampMixin, Base):
         return value
 
 
+class PatientNameWord(Base):
+    """One word used in some patient's folded name (``name_search``): the dictionary that
+    typo-tolerant name search matches query words against (see
+    :mod:`hms.patients.name_search`). Words are added as names are written; a word no
+    patient uses any more is removed when a patient is erased."""
+
+    __tablename__ = "patient_name_words"
+
+    word: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
 class PatientNumberCounter(Base):
     """Last sequence number handed out per registration day (PT-YYYYMMDD-NNNN)."""
 

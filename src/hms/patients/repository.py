@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,9 +33,21 @@ from hms.core.scoping import RowFilter
 from hms.patients.models import (
     MedicalRecord,
     Patient,
+    PatientNameWord,
     PatientNumberCounter,
     search_token,
     with_blind_indexes,
+)
+from hms.patients.name_search import (
+    COUNT_CAP,
+    FUZZY_MAX_WORDS,
+    FUZZY_MIN_LENGTH,
+    FUZZY_SIMILARITY,
+    PREFIX_MAX_WORDS,
+    WINDOW_CAP,
+    NameQuery,
+    WordMatches,
+    close_words,
 )
 from hms.patients.validators import has_control_characters
 
@@ -33,8 +62,11 @@ class SearchCriteria:
 
     Each entry of ``national_ids``, ``mobiles`` and ``passports`` must equal the patient's
     value (two different ones therefore match nobody); they are compared through the blind
-    indexes, never as plaintext. ``name_tokens`` are folded (see
-    ``validators.fold_name``); each must occur in the patient's folded name.
+    indexes, never as plaintext. ``name_query`` is the relevance-ranked name search (see
+    :mod:`hms.patients.name_search`); with ``q_identifier`` (``q`` that may also be a custom
+    patient number, passport or phone number) patients holding that identifier match too
+    and rank first. ``name_tokens`` (folded) must each occur in the folded name: the plain
+    filter a second name text (``q`` beside ``name``) becomes.
     ``patient_number_prefix`` matches the start of the MRN.
     """
 
@@ -44,10 +76,91 @@ class SearchCriteria:
     patient_number: str | None = None
     patient_number_prefix: str | None = None
     name_tokens: tuple[str, ...] = ()
-    name_folded: str | None = None
-    #: ``q`` that is neither an ID nor a mobile: folded name words, or an exact MRN, or an
-    #: exact passport number or phone number.
-    name_or_patient_number: tuple[tuple[str, ...], str] | None = None
+    name_query: NameQuery | None = None
+    q_identifier: str | None = None
+
+
+class NameWordRepository:
+    """The dictionary of words used in patients' names (``patient_name_words``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    async def add(self, folded_names: Iterable[str]) -> None:
+        """Record every word of these folded names (known words are left alone)."""
+        words = sorted({w for name in folded_names for w in name.split()})
+        if not words:
+            return
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        await self.session.execute(insert(PatientNameWord).on_conflict_do_nothing(),
+                                   [{"word": w} for w in words])
+
+    async def forget_unused(self, words: Iterable[str]) -> None:
+        """Remove those of ``words`` that no patient's name uses any more (after an
+        erasure, so the dictionary keeps no trace of the erased name)."""
+        for word in set(words):
+            still_used = select(Patient.id).where(_name_has_word(word, self._postgres))
+            await self.session.execute(delete(PatientNameWord).where(
+                PatientNameWord.word == word, ~still_used.exists()))
+
+    async def expand(self, query: NameQuery) -> list[WordMatches]:
+        """What each query word may stand for: the dictionary words it starts, and close
+        spellings of it (pg_trgm trigram similarity; computed in Python on SQLite)."""
+        out = []
+        everything: list[str] | None = None
+        for word in query.words:
+            prefixed = list(await self.session.scalars(
+                select(PatientNameWord.word)
+                .where(PatientNameWord.word.like(_escape_like(word) + "%", escape="\\"))
+                .order_by(PatientNameWord.word).limit(PREFIX_MAX_WORDS + 1)))
+            close: list[str] = []
+            if len(word) >= FUZZY_MIN_LENGTH:
+                if self._postgres:
+                    score = func.similarity(PatientNameWord.word, word)
+                    candidates = list(await self.session.scalars(
+                        select(PatientNameWord.word)
+                        .where(PatientNameWord.word.op("%")(word), score >= FUZZY_SIMILARITY)
+                        .order_by(score.desc(), PatientNameWord.word)
+                        .limit(FUZZY_MAX_WORDS + len(prefixed))))
+                else:
+                    if everything is None:
+                        everything = list(await self.session.scalars(
+                            select(PatientNameWord.word)))
+                    candidates = everything
+                close = [w for w in close_words(word, candidates)
+                         if not w.startswith(word)][:FUZZY_MAX_WORDS]
+            out.append(WordMatches(
+                word, tuple(prefixed) if len(prefixed) <= PREFIX_MAX_WORDS else None,
+                tuple(close)))
+        return out
+
+
+def _name_words_expr() -> ColumnElement[Any]:
+    # Exactly the expression of the GIN index ix_patients_name_words (migration 0016).
+    return func.string_to_array(Patient.name_search, literal_column("' '"),
+                                type_=postgresql.ARRAY(Text))
+
+
+def _name_has_any(words: Iterable[str]) -> ColumnElement[bool]:
+    array = cast(bindparam(None, list(words), type_=postgresql.ARRAY(Text)),
+                 postgresql.ARRAY(Text))
+    return _name_words_expr().op("&&")(array)
+
+
+def _name_has_word(word: str, postgres: bool) -> ColumnElement[bool]:
+    if postgres:
+        return _name_has_any([word])
+    padded = literal(" ") + Patient.name_search + literal(" ")
+    return padded.like(f"% {_escape_like(word)} %", escape="\\")
+
+
+def _name_word_starts(word: str) -> ColumnElement[bool]:
+    return (literal(" ") + Patient.name_search).like(f"% {_escape_like(word)}%",
+                                                     escape="\\")
 
 
 class PatientRepository:
@@ -171,16 +284,20 @@ class PatientRepository:
             where.append(Patient.patient_number.like(
                 _escape_like(c.patient_number_prefix) + "%", escape="\\"))
         where += [self._contains(token) for token in c.name_tokens]
-        if c.name_or_patient_number is not None:
-            tokens, number = c.name_or_patient_number
-            alternatives = [and_(*[self._contains(t) for t in tokens]),
-                            Patient.patient_number == number,
-                            Patient.passport_number_bidx == search_token("passport_number",
-                                                                         number)]
-            if any(ch.isdigit() for ch in number):
-                alternatives.append(Patient.phone_bidx == search_token("phone", number))
-            where.append(or_(*alternatives))
         return where
+
+    @staticmethod
+    def _identifier(value: str) -> ColumnElement[bool]:
+        """``value`` as a custom patient number, passport or phone number (NULL-safe, so
+        that ``NOT`` of it is never NULL)."""
+        alternatives = [Patient.patient_number == value,
+                        and_(Patient.passport_number_bidx.is_not(None),
+                             Patient.passport_number_bidx == search_token("passport_number",
+                                                                          value))]
+        if any(ch.isdigit() for ch in value):
+            alternatives.append(and_(Patient.phone_bidx.is_not(None),
+                                     Patient.phone_bidx == search_token("phone", value)))
+        return or_(*alternatives)
 
     @staticmethod
     def _contains(token: str) -> ColumnElement[bool]:
@@ -220,34 +337,87 @@ class PatientRepository:
     async def search(
         self, criteria: SearchCriteria, *, offset: int, limit: int,
         within: RowFilter | None = None,
-    ) -> tuple[list[Patient], int]:
+    ) -> tuple[list[Patient], int, bool]:
         """A page of patients matching every criterion (and inside ``within``, the caller's
-        row scope, when given), and the total.
+        row scope, when given), the total and whether the total is exact.
 
-        Order: exact name match first, then names starting with the query, then the rest;
-        within each, by full name (then id, so pages are stable).
+        With a name query: relevance tiers (see :mod:`hms.patients.name_search`; patients
+        holding ``q_identifier`` come first), each in folded-name order; the total is counted
+        up to :data:`COUNT_CAP` and pages reach :data:`WINDOW_CAP` rows. Otherwise: MRN
+        prefix matches with an exact MRN first, then by full name; exact total.
         """
         where = self._filters(criteria)
         if within is not None:
             where.append(within(Patient.id))
-        total = await self.session.scalar(
-            select(func.count()).select_from(Patient).where(*where)
-        )
+        if criteria.name_query is not None:
+            return await self._name_search(criteria.name_query, criteria.q_identifier, where,
+                                           offset=offset, limit=limit)
         order: list[Any] = []
-        if criteria.name_folded:
-            folded = criteria.name_folded
-            order.append(case(
-                (Patient.name_search == folded, 0),
-                (Patient.name_search.like(_escape_like(folded) + "%", escape="\\"), 1),
-                else_=2,
-            ))
         if criteria.patient_number_prefix:
             order.append(case((Patient.patient_number == criteria.patient_number_prefix, 0),
                               else_=1))
         order += [Patient.full_name, Patient.id]
         stmt = select(Patient).where(*where).order_by(*order)
-        rows = await self.session.scalars(stmt.offset(offset).limit(limit))
-        return list(rows), int(total or 0)
+        rows = list(await self.session.scalars(stmt.offset(offset).limit(limit)))
+        if offset == 0 and len(rows) < limit:  # the whole result is on this page
+            return rows, len(rows), True
+        total = await self.session.scalar(
+            select(func.count()).select_from(Patient).where(*where)
+        )
+        return rows, int(total or 0), True
+
+    async def _name_search(
+        self, query: NameQuery, identifier: str | None, where: list[ColumnElement[bool]], *,
+        offset: int, limit: int,
+    ) -> tuple[list[Patient], int, bool]:
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        key = Patient.name_search.collate("C") if postgres else Patient.name_search
+        matches = await NameWordRepository(self.session).expand(query)
+        tiers: list[ColumnElement[bool]] = []
+        if identifier is not None:
+            tiers.append(self._identifier(identifier))
+        tiers.append(key.like(_escape_like(query.folded) + "%", escape="\\"))
+        tiers.append(and_(*[self._word_matches(m, close=False, postgres=postgres)
+                            for m in matches]))
+        if any(m.close for m in matches):
+            tiers.append(and_(*[self._word_matches(m, close=True, postgres=postgres)
+                                for m in matches]))
+        need = min(offset + limit, WINDOW_CAP)
+        ids: list[uuid.UUID] = []
+        for n, tier in enumerate(tiers):
+            if len(ids) >= need:
+                break
+            stmt = (select(Patient.id).where(*where, tier, *[not_(t) for t in tiers[:n]])
+                    .order_by(key, Patient.id).limit(need - len(ids)))
+            ids += list(await self.session.scalars(stmt))
+        page_ids = ids[offset:need]
+        if offset == 0 and len(ids) < need:
+            total, exact = len(ids), True
+        else:
+            matched = select(literal(1)).where(*where, or_(*tiers)).limit(COUNT_CAP + 1)
+            counted = int(await self.session.scalar(
+                select(func.count()).select_from(matched.subquery())) or 0)
+            total, exact = min(counted, COUNT_CAP), counted <= COUNT_CAP
+        by_id = {p.id: p for p in await self.by_ids(page_ids)}
+        return [by_id[i] for i in page_ids if i in by_id], total, exact
+
+    @staticmethod
+    def _word_matches(m: WordMatches, *, close: bool, postgres: bool) -> ColumnElement[bool]:
+        """The patient's name has a word starting with ``m.word`` (or, with ``close``, a
+        word spelled like it). PostgreSQL: through the GIN index on the name's words;
+        SQLite: ``LIKE`` on the space-padded name."""
+        if postgres:
+            conditions = []
+            words = list(m.prefixed or ()) + (list(m.close) if close else [])
+            if m.prefixed is None:  # a very short prefix: too many words to list
+                conditions.append(_name_word_starts(m.word))
+            if words:
+                conditions.append(_name_has_any(words))
+            return or_(*conditions) if conditions else false()
+        conditions = [_name_word_starts(m.word)]
+        if close:
+            conditions += [_name_has_word(w, postgres=False) for w in m.close]
+        return or_(*conditions)
 
 
 class MedicalRecordRepository:

@@ -52,8 +52,10 @@ from hms.patients.errors import (
     PatientNotFound,
 )
 from hms.patients.models import MedicalRecord, Patient
+from hms.patients.name_search import NameQuery
 from hms.patients.repository import (
     MedicalRecordRepository,
+    NameWordRepository,
     PatientRepository,
     SearchCriteria,
 )
@@ -374,6 +376,7 @@ async def create_patient(
         try:
             async with session.begin_nested():
                 await repo.add(patient)
+                await NameWordRepository(session).add([patient.name_search])
         except IntegrityError as exc:
             duplicate = await _duplicate_of(
                 repo, exclude=None, national_id=data.national_id,
@@ -492,6 +495,7 @@ async def update_patient(
         raise duplicate
     if "full_name" in changes:
         changes["name_search"] = _search_key(changes["full_name"])
+        await NameWordRepository(session).add([changes["name_search"]])
     try:
         async with session.begin_nested():
             updated = await repo.update_if_version(patient.id, expected,
@@ -527,10 +531,10 @@ def _criteria(
             {"field": "mobile", "in": "query", "message": exc.message, "type": exc.reason}
         ]) from None
     number = medical_number.strip().upper() if medical_number else None
-    folded = v.fold_name(name) if name else ""
-    tokens = tuple(folded.split())
+    name_query = NameQuery.parse(v.fold_name(name)) if name else None
+    tokens: tuple[str, ...] = ()
     prefix: str | None = None
-    name_or_number: tuple[tuple[str, ...], str] | None = None
+    identifier: str | None = None
     query = (q or "").strip()
     if query:
         compact = "".join(query.split())
@@ -541,15 +545,17 @@ def _criteria(
         elif query.upper().startswith("PT-"):
             prefix = query.upper()
         elif v.fold_name(query):
-            q_folded = v.fold_name(query)
-            name_or_number = (tuple(q_folded.split()), query.upper())
-            folded = folded or q_folded
+            if name_query is None:
+                name_query = NameQuery.parse(v.fold_name(query))
+                identifier = query.upper()
+            else:  # ``name`` ranks; ``q`` beside it only filters
+                tokens = tuple(v.fold_name(query).split())
     return SearchCriteria(
         national_ids=tuple(national_ids), mobiles=tuple(mobiles),
         passports=(passport.strip(),) if passport and passport.strip() else (),
         patient_number=number,
-        patient_number_prefix=prefix, name_tokens=tokens, name_folded=folded or None,
-        name_or_patient_number=name_or_number,
+        patient_number_prefix=prefix, name_tokens=tokens, name_query=name_query,
+        q_identifier=identifier,
     )
 
 
@@ -576,17 +582,22 @@ async def search_patients(
         ssn: exact 14-digit national ID.
         mobile: Egyptian mobile in any accepted form (normalised to 11 digits).
         medical_number: exact patient number, any case.
-        name: part(s) of the name, case- and accent-insensitive; every word must occur.
+        name: the name or its start, case- and accent-insensitive, typo-tolerant: every
+            word must start a word of the name or be a close spelling of one (see
+            :mod:`hms.patients.name_search` for the relevance order).
         q: any of the above: 14 digits -> national ID, a mobile number -> mobile,
             ``PT-...`` -> patient number prefix, otherwise a name or an exact custom
-            patient number, passport number or phone number.
+            patient number, passport number or phone number (holders of that number
+            first).
         passport: exact passport number (case, spaces and dashes ignored).
         access: how identifiers are shown (see :func:`identifier_access`).
         within: the caller's row scope on patients; patients outside it are neither
             returned nor counted.
 
     Returns:
-        A page ordered by relevance (exact name, then name prefix) then full name.
+        A page. With a name: in relevance order, ``total`` counted up to 1,000
+        (``total_exact`` false beyond) and pages reaching the first 1,000 matches.
+        Otherwise ordered by full name, exact total.
 
     The search is audited as one SEARCH event listing the criteria used (names only, not
     values), the total and the returned patient ids, plus one READ per returned patient
@@ -594,7 +605,7 @@ async def search_patients(
     """
     criteria = _criteria(ssn=ssn, mobile=mobile, medical_number=medical_number, name=name, q=q,
                          passport=passport)
-    rows, total = await PatientRepository(session).search(
+    rows, total, exact = await PatientRepository(session).search(
         criteria, offset=page.offset, limit=page.page_size, within=within)
     items = [_present(p, access) for p in rows]
     used = [k for k, val in {"ssn": ssn, "mobile": mobile, "medical_number": medical_number,
@@ -609,7 +620,7 @@ async def search_patients(
         await audit_service.record(session, AuditAction.READ, ENTITY, p.id, patient_id=p.id,
                                    changes={"via": "search", "identifiers": access.value})
     return Page[PatientRead](items=items, total=total, page=page.page,
-                             page_size=page.page_size)
+                             page_size=page.page_size, total_exact=exact)
 
 
 #: Fields :func:`erase_patient` clears: every identifier, contact detail and demographic
@@ -657,8 +668,12 @@ async def erase_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient
         patient_number=f"ERASED-{patient.id.hex[:24]}", is_active=False, erased_at=now,
         updated_at=now,
     )
+    old_words = patient.name_search.split()
     if not await repo.update_if_version(patient.id, patient.version, values):
         raise Conflict("The patient changed during the erasure; retry")
+    words = NameWordRepository(session)
+    await words.add([values["name_search"]])
+    await words.forget_unused(set(old_words) - set(values["name_search"].split()))
     await repo.refresh(patient)
     await audit_service.record(session, AuditAction.ERASE, ENTITY, patient.id,
                                patient_id=patient.id,

@@ -1,0 +1,100 @@
+"""Name search: partial, typo-tolerant, in relevance order, fast at a million patients.
+
+A name query is folded like a stored name (:func:`hms.patients.validators.fold_name`) and
+split into words. Patients are returned in three relevance tiers, each ordered by the folded
+name (byte order, then id, so pages are stable):
+
+0. the folded name *starts with* the query as typed (``"ahmed moh"`` -> ``"ahmed mohamed
+   ali"``); an exact name is the first of these, being the shortest;
+1. every query word is the start of a word of the name, in any order and position
+   (``"hassan ahm"`` -> ``"ahmed ali hassan"``);
+2. every query word is the start of a word of the name *or* a close spelling of one
+   (``"mohamad"`` -> ``"mohamed"``): trigram similarity >= :data:`FUZZY_SIMILARITY` against
+   the dictionary of words used in patients' names (``patient_name_words``).
+
+Why this shape: a trigram similarity scan over a million names costs about 0.4 s of CPU per
+query, and the words of Egyptian names are few and shared by tens of thousands of patients,
+so an index on whole names cannot rank them. Instead the typo tolerance works on the small
+word dictionary (a few thousand rows, trigram index on PostgreSQL), which turns each query
+word into the set of real words it may mean; patients are then found through an index on
+their name words (GIN over ``string_to_array(name_search, ' ')`` on PostgreSQL) and read
+page by page along the btree on ``name_search`` (``COLLATE "C"``), so a page of a common
+name costs a few index probes, not a sort of every match.
+
+Trigram similarity is pg_trgm's: the words are padded with two spaces before and one after,
+cut into 3-character windows, and compared as sets, |A n B| / |A u B| (PostgreSQL
+documentation, F.35 pg_trgm). :func:`similarity` computes the same figure in Python for
+SQLite, so both databases find the same typos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Lowest trigram similarity for a dictionary word to count as a spelling of a query word
+#: (pg_trgm's default ``pg_trgm.similarity_threshold``).
+FUZZY_SIMILARITY = 0.3
+#: Query words shorter than this are matched as prefixes only (too few trigrams to judge).
+FUZZY_MIN_LENGTH = 4
+#: At most this many close spellings per query word, the most similar first.
+FUZZY_MAX_WORDS = 8
+#: A query word that is the start of more dictionary words than this is matched with
+#: ``LIKE`` on the name instead of through the word index.
+PREFIX_MAX_WORDS = 200
+#: Name searches count matches up to this many; beyond it ``total`` is a lower bound.
+COUNT_CAP = 1000
+#: Pages of a name search reach at most this many rows (refine the query beyond that).
+WINDOW_CAP = 1000
+
+
+def trigrams(word: str) -> frozenset[str]:
+    """pg_trgm's trigrams of one word (already folded): ``"  w"``-padded 3-grams."""
+    padded = f"  {word} "
+    return frozenset(padded[i:i + 3] for i in range(len(padded) - 2))
+
+
+def similarity(a: str, b: str) -> float:
+    """pg_trgm's ``similarity(a, b)`` for single words, 0.0 .. 1.0."""
+    ta, tb = trigrams(a), trigrams(b)
+    if not ta or not tb:
+        return 0.0
+    return len(ta & tb) / len(ta | tb)
+
+
+def close_words(query_word: str, candidates: list[str]) -> list[str]:
+    """The dictionary words among ``candidates`` similar enough to ``query_word``, most
+    similar first (ties by word), at most :data:`FUZZY_MAX_WORDS`."""
+    if len(query_word) < FUZZY_MIN_LENGTH:
+        return []
+    scored = [(similarity(query_word, w), w) for w in candidates]
+    scored = [(s, w) for s, w in scored if s >= FUZZY_SIMILARITY]
+    scored.sort(key=lambda sw: (-sw[0], sw[1]))
+    return [w for _, w in scored[:FUZZY_MAX_WORDS]]
+
+
+@dataclass(frozen=True, slots=True)
+class WordMatches:
+    """What one query word may stand for.
+
+    ``prefixed``: dictionary words starting with it (itself included when it is a word),
+    or None when there are more than :data:`PREFIX_MAX_WORDS` (match it with ``LIKE``).
+    ``close``: other dictionary words spelled like it (typos), most similar first.
+    """
+
+    word: str
+    prefixed: tuple[str, ...] | None
+    close: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class NameQuery:
+    """A folded name query: the whole text (for the "starts with" tier) and its words."""
+
+    folded: str
+    words: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, folded: str) -> NameQuery | None:
+        """From an already folded query; None when it has no words."""
+        words = tuple(dict.fromkeys(folded.split()))
+        return cls(" ".join(folded.split()), words) if words else None

@@ -1,0 +1,120 @@
+"""Name search as the front desk uses it: partial, typo-tolerant, in relevance order, with a
+bounded count (hms.patients.name_search)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from hms.core.permissions import Role
+from hms.patients import name_search, service
+from hms.patients.models import PatientNameWord
+from tests.identity.factories import auth_headers
+from tests.patients.factories import make_patient
+
+URL = "/api/v1/patients"
+
+
+@pytest.fixture
+async def nurse(client, session) -> dict[str, str]:
+    return await auth_headers(client, session, Role.NURSE)
+
+
+async def _names(client, headers, **params) -> list[str]:
+    resp = await client.get(f"{URL}/search", params=params, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return [p["full_name"] for p in resp.json()["items"]]
+
+
+class TestRelevance:
+    async def test_tiers_start_of_name_then_words_then_typos(self, client, nurse, session):
+        for full_name in ("Omar Hassan Ali", "Hassan Mahmoud Farag", "Hassan Ali",
+                          "Hasan Ibrahim Saad", "Mona Adel Hassanein", "Karim Samir"):
+            await make_patient(session, full_name=full_name)
+        found = await _names(client, nurse, name="hassan")
+        # 1. names starting with the query (exact first: it is the shortest), by name;
+        # 2. a word of the name starts with it, by name; 3. close spellings.
+        assert found == ["Hassan Ali", "Hassan Mahmoud Farag",
+                         "Mona Adel Hassanein", "Omar Hassan Ali",
+                         "Hasan Ibrahim Saad"]
+
+    async def test_words_match_in_any_order_and_as_prefixes(self, client, nurse, session):
+        await make_patient(session, full_name="Ahmed Mohamed Ali Hassan")
+        await make_patient(session, full_name="Ahmed Samir")
+        assert await _names(client, nurse, name="hassan ahm") == ["Ahmed Mohamed Ali Hassan"]
+        assert await _names(client, nurse, q="ahmed moh") == ["Ahmed Mohamed Ali Hassan"]
+
+    @pytest.mark.parametrize("typed", ["mohamad", "muhamed", "mohammed", "mohmed"])
+    async def test_common_misspellings_find_the_name(self, client, nurse, session, typed):
+        await make_patient(session, full_name="Mohamed Fathy")
+        await make_patient(session, full_name="Mahmoud Fathy")
+        found = await _names(client, nurse, name=f"{typed} fathy")
+        assert found[0] == "Mohamed Fathy"
+
+    async def test_unrelated_word_finds_nothing(self, client, nurse, session):
+        await make_patient(session, full_name="Mohamed Fathy")
+        resp = await client.get(f"{URL}/search", params={"name": "zzzz"}, headers=nurse)
+        assert resp.json()["items"] == [] and resp.json()["total"] == 0
+
+    async def test_exact_custom_number_in_q_ranks_before_names(self, client, nurse, session):
+        await make_patient(session, full_name="Salma Nabil")
+        holder = await make_patient(session, full_name="Youssef Kamal",
+                                    patient_number="SALMA")
+        resp = await client.get(f"{URL}/search", params={"q": "salma"}, headers=nurse)
+        assert resp.json()["items"][0]["id"] == str(holder.id)
+        assert resp.json()["total"] == 2
+
+
+class TestCountAndPages:
+    async def test_pages_do_not_repeat_or_skip_across_tiers(self, client, nurse, session):
+        names = ["Nada Samy", "Nadia Fawzy", "Adel Nada", "Samy Nadeem", "Nadda Wael"]
+        for full_name in names:
+            await make_patient(session, full_name=full_name)
+        pages = [await _names(client, nurse, name="nada", page=n, page_size=2)
+                 for n in (1, 2, 3)]
+        # starts with "nada"; a word starts with it; close spellings (nadda, nadia, nadeem)
+        assert [n for page in pages for n in page] == [
+            "Nada Samy", "Adel Nada", "Nadda Wael", "Nadia Fawzy", "Samy Nadeem"]
+
+    async def test_total_is_capped_and_says_so(self, client, nurse, session, monkeypatch):
+        from hms.patients import repository
+
+        monkeypatch.setattr(repository, "COUNT_CAP", 3)
+        for family in ("Amin", "Badr", "Fouad", "Gamal", "Wahba"):
+            await make_patient(session, full_name=f"Rania {family}")
+        body = (await client.get(f"{URL}/search", params={"name": "rania", "page_size": 2},
+                                 headers=nurse)).json()
+        assert (body["total"], body["total_exact"]) == (3, False)
+        few = (await client.get(f"{URL}/search", params={"name": "rania badr"},
+                                headers=nurse)).json()
+        assert (few["total"], few["total_exact"]) == (1, True)
+
+
+class TestDictionary:
+    async def test_renamed_and_erased_names_keep_the_dictionary_true(self, client, nurse,
+                                                                     session):
+        patient = await make_patient(session, full_name="Zaghloul Qutb")
+        words = set(await session.scalars(select(PatientNameWord.word)))
+        assert {"zaghloul", "qutb"} <= words
+        await make_patient(session, full_name="Qutbi Saad")  # shares no whole word
+        await service.erase_patient(session, patient.id)  # privacy decides when; not here
+        await session.commit()
+        words = set(await session.scalars(select(PatientNameWord.word)))
+        assert not {"zaghloul", "qutb"} & words and "qutbi" in words
+        assert await _names(client, nurse, name="zaghlol") == []
+
+
+class TestSimilarity:
+    @pytest.mark.parametrize(("a", "b", "expected"), [
+        ("mohamed", "mohamed", 1.0), ("mohamed", "mohamad", 5 / 11), ("ali", "omar", 0.0)])
+    def test_trigram_similarity(self, a, b, expected):
+        assert name_search.similarity(a, b) == pytest.approx(expected)
+
+    async def test_python_similarity_equals_pg_trgm(self, session):
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("pg_trgm is PostgreSQL's")
+        pairs = [("mohamed", "mohamad"), ("hassan", "hasan"), ("fatma", "fatima"),
+                 ("احمد", "محمد"), ("youssef", "yousef"), ("abdelrahman", "abdulrahman")]
+        for a, b in pairs:
+            pg = await session.scalar(text("SELECT similarity(:a, :b)"), {"a": a, "b": b})
+            assert name_search.similarity(a, b) == pytest.approx(pg, abs=1e-6), (a, b)
