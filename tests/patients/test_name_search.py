@@ -44,12 +44,20 @@ class TestRelevance:
         assert await _names(client, nurse, name="hassan ahm") == ["Ahmed Mohamed Ali Hassan"]
         assert await _names(client, nurse, q="ahmed moh") == ["Ahmed Mohamed Ali Hassan"]
 
-    @pytest.mark.parametrize("typed", ["mohamad", "muhamed", "mohammed", "mohmed"])
+    @pytest.mark.parametrize("typed", ["mohamad", "muhamed", "mohammed", "mohmed", "mhoamed"])
     async def test_common_misspellings_find_the_name(self, client, nurse, session, typed):
         await make_patient(session, full_name="Mohamed Fathy")
         await make_patient(session, full_name="Mahmoud Fathy")
         found = await _names(client, nurse, name=f"{typed} fathy")
         assert found[0] == "Mohamed Fathy"
+
+    @pytest.mark.parametrize(("typed", "expected"), [("hsasan ali", "Hassan Ali"),
+                                                     ("oamr adel", "Omar Adel")])
+    async def test_swapped_letters_in_short_names(self, client, nurse, session, typed,
+                                                  expected):
+        for full_name in ("Hassan Ali", "Omar Adel", "Osama Adly"):
+            await make_patient(session, full_name=full_name)
+        assert (await _names(client, nurse, name=typed))[0] == expected
 
     async def test_unrelated_word_finds_nothing(self, client, nurse, session):
         await make_patient(session, full_name="Mohamed Fathy")
@@ -102,6 +110,18 @@ class TestDictionary:
         words = set(await session.scalars(select(PatientNameWord.word)))
         assert not {"zaghloul", "qutb"} & words and "qutbi" in words
         assert await _names(client, nurse, name="zaghlol") == []
+
+
+class TestCloseWords:
+    def test_edits_first_then_similarity_and_short_words_have_none(self):
+        words = ["hassan", "hasan", "hassanein", "hussein", "ali"]
+        assert name_search.close_words("hsasan", words)[:2] == ["hasan", "hassan"]
+        assert name_search.close_words("ali", ["alu", "ala"]) == []
+
+    def test_edit_limit_grows_with_the_word(self):
+        assert name_search.close_words("amir", ["amira"]) == ["amira"]
+        assert name_search.close_words("abdelrahman", ["abdulrahmen"]) == ["abdulrahmen"]
+        assert "zaki" not in name_search.close_words("sami", ["zaki"])
 
 
 class TestSimilarity:

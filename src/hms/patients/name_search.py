@@ -9,8 +9,11 @@ name (byte order, then id, so pages are stable):
 1. every query word is the start of a word of the name, in any order and position
    (``"hassan ahm"`` -> ``"ahmed ali hassan"``);
 2. every query word is the start of a word of the name *or* a close spelling of one
-   (``"mohamad"`` -> ``"mohamed"``): trigram similarity >= :data:`FUZZY_SIMILARITY` against
-   the dictionary of words used in patients' names (``patient_name_words``).
+   (``"mohamad"`` -> ``"mohamed"``, ``"hsasan"`` -> ``"hassan"``), judged against the
+   dictionary of words used in patients' names (``patient_name_words``): trigram
+   similarity >= :data:`FUZZY_SIMILARITY`, or at most :func:`max_edits` edits (optimal
+   string alignment distance: insertions, deletions, substitutions and swaps of adjacent
+   letters, the typist's usual slips; Damerau, CACM 7(3), 1964).
 
 Why this shape: a trigram similarity scan over a million names costs about 0.4 s of CPU per
 query, and the words of Egyptian names are few and shared by tens of thousands of patients,
@@ -23,13 +26,19 @@ name costs a few index probes, not a sort of every match.
 
 Trigram similarity is pg_trgm's: the words are padded with two spaces before and one after,
 cut into 3-character windows, and compared as sets, |A n B| / |A u B| (PostgreSQL
-documentation, F.35 pg_trgm). :func:`similarity` computes the same figure in Python for
-SQLite, so both databases find the same typos.
+documentation, F.35 pg_trgm). Trigrams alone miss swapped letters in short words
+(``"hsasan"`` shares 3 of 11 trigrams with ``"hassan"``), hence the edit distance. Both are
+computed here in Python (:func:`close_words`, edit distance by rapidfuzz) on candidates the
+database narrows down (PostgreSQL: the trigram index plus words with the same first letter
+and a similar length), so both databases find the same typos.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from rapidfuzz.distance import OSA
 
 #: Lowest trigram similarity for a dictionary word to count as a spelling of a query word
 #: (pg_trgm's default ``pg_trgm.similarity_threshold``).
@@ -61,15 +70,27 @@ def similarity(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb)
 
 
-def close_words(query_word: str, candidates: list[str]) -> list[str]:
-    """The dictionary words among ``candidates`` similar enough to ``query_word``, most
-    similar first (ties by word), at most :data:`FUZZY_MAX_WORDS`."""
+def max_edits(query_word: str) -> int:
+    """Edits a close spelling may differ by: 1 for words of 4 to 6 letters, 2 from 7."""
+    return 1 if len(query_word) <= 6 else 2
+
+
+def close_words(query_word: str, candidates: Iterable[str]) -> list[str]:
+    """The words among ``candidates`` spelled close to ``query_word`` (trigram similarity
+    >= :data:`FUZZY_SIMILARITY` or at most :func:`max_edits` edits), fewest edits first,
+    then most similar, then by word; at most :data:`FUZZY_MAX_WORDS`. Words shorter than
+    :data:`FUZZY_MIN_LENGTH` have no close spellings."""
     if len(query_word) < FUZZY_MIN_LENGTH:
         return []
-    scored = [(similarity(query_word, w), w) for w in candidates]
-    scored = [(s, w) for s, w in scored if s >= FUZZY_SIMILARITY]
-    scored.sort(key=lambda sw: (-sw[0], sw[1]))
-    return [w for _, w in scored[:FUZZY_MAX_WORDS]]
+    limit = max_edits(query_word)
+    scored = []
+    for word in set(candidates):
+        edits = OSA.distance(query_word, word, score_cutoff=limit + 1)
+        sim = similarity(query_word, word)
+        if edits <= limit or sim >= FUZZY_SIMILARITY:
+            scored.append((edits, -sim, word))
+    scored.sort()
+    return [w for _, _, w in scored[:FUZZY_MAX_WORDS]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,12 +43,12 @@ from hms.patients.name_search import (
     COUNT_CAP,
     FUZZY_MAX_WORDS,
     FUZZY_MIN_LENGTH,
-    FUZZY_SIMILARITY,
     PREFIX_MAX_WORDS,
     WINDOW_CAP,
     NameQuery,
     WordMatches,
     close_words,
+    max_edits,
 )
 from hms.patients.validators import has_control_characters
 
@@ -107,6 +108,9 @@ class NameWordRepository:
             await self.session.execute(delete(PatientNameWord).where(
                 PatientNameWord.word == word, ~still_used.exists()))
 
+    async def _close_candidates(self, word: str) -> list[str]:
+        return await _close_candidates_pg(self.session, word)
+
     async def expand(self, query: NameQuery) -> list[WordMatches]:
         """What each query word may stand for: the dictionary words it starts, and close
         spellings of it (pg_trgm trigram similarity; computed in Python on SQLite)."""
@@ -120,14 +124,9 @@ class NameWordRepository:
             close: list[str] = []
             if len(word) >= FUZZY_MIN_LENGTH:
                 if self._postgres:
-                    score = func.similarity(PatientNameWord.word, word)
-                    candidates = list(await self.session.scalars(
-                        select(PatientNameWord.word)
-                        .where(PatientNameWord.word.op("%")(word), score >= FUZZY_SIMILARITY)
-                        .order_by(score.desc(), PatientNameWord.word)
-                        .limit(FUZZY_MAX_WORDS + len(prefixed))))
+                    candidates = await self._close_candidates(word)
                 else:
-                    if everything is None:
+                    if everything is None:  # the embedded database's dictionary is small
                         everything = list(await self.session.scalars(
                             select(PatientNameWord.word)))
                     candidates = everything
@@ -137,6 +136,23 @@ class NameWordRepository:
                 word, tuple(prefixed) if len(prefixed) <= PREFIX_MAX_WORDS else None,
                 tuple(close)))
         return out
+
+
+async def _close_candidates_pg(session: AsyncSession, word: str) -> list[str]:
+    """Dictionary words that may be close spellings of ``word`` (PostgreSQL): those sharing
+    enough trigrams (GIN trigram index) and those with the same first letter and a length
+    within the edit limit (primary-key range); :func:`close_words` decides."""
+    by_trigram = (select(PatientNameWord.word)
+                  .where(PatientNameWord.word.op("%")(word))
+                  .order_by(func.similarity(PatientNameWord.word, word).desc())
+                  .limit(50))
+    edits = max_edits(word)
+    by_letter = (select(PatientNameWord.word)
+                 .where(PatientNameWord.word.like(_escape_like(word[0]) + "%", escape="\\"),
+                        func.length(PatientNameWord.word).between(len(word) - edits,
+                                                                  len(word) + edits)))
+    rows = await session.scalars(union(by_trigram, by_letter))
+    return list(rows)
 
 
 def _name_words_expr() -> ColumnElement[Any]:

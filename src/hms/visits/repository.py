@@ -139,7 +139,7 @@ class VisitRepository:
         stmt = self._filtered(f, scope)
         total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
         clauses: list[Any] = []
-        if open_first:
+        if open_first and len(set(f.statuses or ())) != 1:  # one status: nothing to rank
             clauses.append(case((Visit.status == "open", 0),
                                 (Visit.status == "in_progress", 1), else_=2))
         for column, descending in order:
