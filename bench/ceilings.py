@@ -1,6 +1,7 @@
 """Ceiling apps: what the same machine, uvicorn and event loop do with no application
-code. Run exactly the way ``hms serve`` runs hms (``uvicorn.run`` with an import string,
-``access_log=False``, ``proxy_headers=False``, N workers).
+code. Run exactly the way ``hms serve`` runs hms (``hms.core.serving.serve``: uvicorn with an
+import string, ``access_log=False``, ``proxy_headers=False``, N workers each with its own
+``SO_REUSEPORT`` socket on Linux).
 
 (a) ``json``: bare FastAPI returning a small JSON object.
 (b) ``pk``: bare FastAPI + an asyncpg pool reading one row by primary key from a table
@@ -79,7 +80,7 @@ async def fill_table(dsn: str, rows: int, table: str = "bench_ceiling") -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
+    from hms.core.serving import serve
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("app", choices=["json", "pk"])
@@ -98,8 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ[TABLE_ENV] = args.table
         os.environ[DSN_ENV] = args.dsn
         os.environ[ROWS_ENV] = str(args.rows)
-    uvicorn.run(f"bench.ceilings:{args.app}_app", host=args.host, port=args.port,
-                workers=args.workers, access_log=False, proxy_headers=False)
+    serve(f"bench.ceilings:{args.app}_app", host=args.host, port=args.port,
+          workers=args.workers, access_log=False, proxy_headers=False)
 
 
 if __name__ == "__main__":

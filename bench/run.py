@@ -262,7 +262,9 @@ async def run_all(plan: list[tuple[scenarios.Scenario, str, int | None]], cfg: d
     model at every connection count."""
     out = []
     for scenario, base, pid in plan:
-        models = [("latency", cfg["users"])] + [("throughput", c) for c in cfg["connections"]]
+        models = ([("latency", cfg["users"])] if "latency" in cfg["models"] else []) + (
+            [("throughput", c) for c in cfg["connections"]]
+            if "throughput" in cfg["models"] else [])
         for model, workers in models:
             res = await load.run(base, scenario.name, scenario.iteration, scenario.setup,
                                  model=model, workers=workers, warmup=cfg["warmup"],
@@ -372,6 +374,8 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     p.add_argument("--existing-db", help="PostgreSQL database already migrated and filled "
                    "(e.g. by hms generate): used as is, not generated, not dropped")
+    p.add_argument("--models", default="latency,throughput",
+                   help="load models to run (latency, throughput or both)")
     p.add_argument("--workers", type=int, help="hms and ceiling workers (2 PG / 1 SQLite)")
     p.add_argument("--fhir", type=Path, default=ROOT / "data" / "synthea",
                    help="Synthea bundles for the FHIR import rate (default data/synthea)")
@@ -381,6 +385,7 @@ def main(argv: list[str] | None = None) -> Path:
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     cfg["think"] = args.think
+    cfg["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
     notes: list[str] = []
 
     work = Path(tempfile.mkdtemp(prefix="hms-bench-"))

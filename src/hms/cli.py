@@ -22,13 +22,14 @@ app = typer.Typer(help="hms hospital backend", no_args_is_help=True, add_complet
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    workers: Annotated[int, typer.Option(help="worker processes (one per core is usual)")] = 1,
 ) -> None:
-    """Start the HTTP server (uvicorn)."""
-    import uvicorn
+    """Start the HTTP server (uvicorn). With several workers on Linux each has its own
+    SO_REUSEPORT socket, so connections are spread evenly over them (hms.core.serving)."""
+    from hms.core.serving import serve as run_server
 
-    uvicorn.run("hms.asgi:app", host=host, port=port, workers=workers, access_log=False,
-                proxy_headers=False)
+    run_server("hms.asgi:app", host=host, port=port, workers=workers, access_log=False,
+               proxy_headers=False)
 
 
 @app.command()

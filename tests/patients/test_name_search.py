@@ -138,3 +138,12 @@ class TestSimilarity:
         for a, b in pairs:
             pg = await session.scalar(text("SELECT similarity(:a, :b)"), {"a": a, "b": b})
             assert name_search.similarity(a, b) == pytest.approx(pg, abs=1e-6), (a, b)
+
+
+async def test_postgres_connections_plan_each_search(db):
+    """A generic plan cannot turn ``LIKE $1`` into an index range (a name search would scan
+    every patient after its fifth run on a connection), so hms plans each execution."""
+    async with db.engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL plan cache")
+        assert (await conn.scalar(text("SHOW plan_cache_mode"))) == "force_custom_plan"
