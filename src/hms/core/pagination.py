@@ -43,7 +43,7 @@ Pagination = Annotated[PageParams, Depends(_page_params)]
 
 class Page(BaseModel, Generic[T]):
     """A page of results. ``total`` counts every match unless ``total_exact`` is false
-    (a name search stops counting at 1,000: ``total`` is then a lower bound)."""
+    (a name search stops counting at 200: ``total`` is then a lower bound)."""
 
     items: list[T]
     total: int

@@ -395,7 +395,8 @@ class PatientRepository:
         tiers.append(key.like(_escape_like(query.folded) + "%", escape="\\"))
         tiers.append(and_(*[self._word_matches(m, close=False, postgres=postgres)
                             for m in matches]))
-        if any(m.close for m in matches):
+        has_close = any(m.close for m in matches)
+        if has_close:
             tiers.append(and_(*[self._word_matches(m, close=True, postgres=postgres)
                                 for m in matches]))
         need = min(offset + limit, WINDOW_CAP)
@@ -410,7 +411,10 @@ class PatientRepository:
         if offset == 0 and len(ids) < need:
             total, exact = len(ids), True
         else:
-            matched = select(literal(1)).where(*where, or_(*tiers)).limit(COUNT_CAP + 1)
+            # The close-spelling tier includes the word-prefix one: count without it.
+            counted_tiers = [*tiers[:-2], tiers[-1]] if has_close else tiers
+            matched = (select(literal(1)).where(*where, or_(*counted_tiers))
+                       .limit(COUNT_CAP + 1))
             counted = int(await self.session.scalar(
                 select(func.count()).select_from(matched.subquery())) or 0)
             total, exact = min(counted, COUNT_CAP), counted <= COUNT_CAP

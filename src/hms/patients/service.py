@@ -595,7 +595,7 @@ async def search_patients(
             returned nor counted.
 
     Returns:
-        A page. With a name: in relevance order, ``total`` counted up to 1,000
+        A page. With a name: in relevance order, ``total`` counted up to 200
         (``total_exact`` false beyond) and pages reaching the first 1,000 matches.
         Otherwise ordered by full name, exact total.
 
