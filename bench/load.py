@@ -1,7 +1,10 @@
 """Asyncio load generator (aiohttp): a latency model and a throughput model.
 
 Latency model: N simulated users, each looping its scenario with an exponential think
-time (mean ``think`` seconds) between iterations, like staff at their desks.
+time (mean ``think`` seconds) before every call after the first of an iteration and between
+iterations, like staff at their desks: N users offer about N calls per second whatever the
+number of calls a scenario makes. An iteration's latency is the sum of its timed calls'
+response times (the thinking between them is not the server's).
 Throughput model: closed loop with C connections and no think time: how many iterations
 per second the server sustains.
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import random
 import resource
 import time
@@ -31,14 +35,25 @@ class ScenarioError(Exception):
 
 
 class Stopwatch:
-    """When the timed part of an iteration started; a scenario that does untimed
-    preparation first (e.g. opening the visit its form goes to) calls :meth:`restart`."""
+    """The timed part of an iteration: when it started and the response time of its calls
+    so far. A scenario that does untimed preparation first (e.g. opening the visit its
+    form goes to) calls :meth:`restart`. ``think`` (latency model) returns the pause
+    before each call after the first."""
 
-    def __init__(self) -> None:
+    def __init__(self, think: Callable[[], float] | None = None) -> None:
         self.started = time.perf_counter()
+        self.response_s = 0.0
+        self.calls = 0
+        self.think = think
 
     def restart(self) -> None:
         self.started = time.perf_counter()
+        self.response_s = 0.0
+
+
+#: The stopwatch of the iteration the current task is running.
+_watch: contextvars.ContextVar[Stopwatch | None] = contextvars.ContextVar("watch",
+                                                                         default=None)
 
 
 class Http:
@@ -56,10 +71,17 @@ class Http:
         hdrs = dict(headers or {})
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
+        watch = _watch.get()
+        if watch is not None and watch.think is not None and watch.calls:
+            await asyncio.sleep(watch.think())
         self.requests += 1
+        t0 = time.perf_counter()
         async with self.session.request(method, self.base + path, json=json, data=data,
                                         params=params, headers=hdrs) as resp:
             body = await resp.read()
+            if watch is not None:
+                watch.calls += 1
+                watch.response_s += time.perf_counter() - t0
             if resp.status not in ((expect,) if isinstance(expect, int) else expect):
                 raise ScenarioError(f"{method} {path.split('?')[0]} -> {resp.status}: "
                                     f"{body[:200].decode(errors='replace')}")
@@ -164,8 +186,12 @@ async def run(base: str, name: str, iteration: Iteration, setup: Setup | None, *
         async def user(i: int) -> None:
             if model == "latency":  # spread the first requests like staff arriving
                 await asyncio.sleep(rng.uniform(0, min(think, warmup or think)))
+            def pause() -> float:
+                return min(rng.expovariate(1 / think), 10 * think)
+
             while time.perf_counter() < window_end:
-                watch = Stopwatch()
+                watch = Stopwatch(pause if model == "latency" else None)
+                _watch.set(watch)
                 before = http.requests
                 error: str | None = None
                 try:
@@ -177,7 +203,7 @@ async def run(base: str, name: str, iteration: Iteration, setup: Setup | None, *
                     in_window_requests[0] += http.requests - before
                     if error is None:
                         result.count += 1
-                        result.latencies_ms.append((end - watch.started) * 1000)
+                        result.latencies_ms.append(watch.response_s * 1000)
                     else:
                         result.errors += 1
                         if len(result.error_samples) < 20:
@@ -185,8 +211,8 @@ async def run(base: str, name: str, iteration: Iteration, setup: Setup | None, *
                 elif error is not None and len(result.error_samples) < 5:
                     result.error_samples.append("(outside window) " + error)
                 if model == "latency":  # think, but never past the end of the window
-                    pause = min(rng.expovariate(1 / think), 10 * think)
-                    await asyncio.sleep(max(0.0, min(pause, window_end - time.perf_counter())))
+                    await asyncio.sleep(max(0.0, min(pause(),
+                                                     window_end - time.perf_counter())))
 
         async def measure() -> None:
             await asyncio.sleep(max(0.0, window_start - time.perf_counter()))

@@ -210,7 +210,11 @@ def build(ctx: Context) -> list[Scenario]:
         await http.call("GET", f"{API}/visits", st["token"], params={"status": "open"})
 
     async def radiology_diagnosis(http: Http, st: dict[str, Any], w: Stopwatch) -> None:
-        vid = st["visit"]["id"]
+        # A new visit each time (untimed), as each patient gets one report: reusing one
+        # visit would time a visit with thousands of reports.
+        fresh = await open_visit(http, ctx.token("nurse", st["i"]), ctx.patient()["id"])
+        vid = fresh["id"]
+        w.restart()
         visit = await http.call("GET", f"{API}/visits/{vid}", st["token"])
         await http.call("POST", f"{API}/visits/{vid}/radiology-assessment", st["token"],
                         expect=201, json=RADIOLOGY_BODY)

@@ -104,6 +104,21 @@ class TestListVisits:
         assert body["total"] == 1 and body["items"][0]["id"] == str(v1.id)
         assert (body["page"], body["page_size"]) == (1, 20)
 
+    async def test_total_is_counted_up_to_the_cap(self, client, session, monkeypatch):
+        from hms.visits import repository
+
+        monkeypatch.setattr(repository, "COUNT_CAP", 3)
+        patient = await make_patient(session)
+        for _ in range(5):
+            await make_visit(session, patient.id, department="ER")
+        h = await auth_headers(client, session, Role.NURSE)
+        paged = (await client.get("/api/v1/visits", headers=h,
+                                  params={"page_size": 2, "page": 2})).json()
+        assert (paged["total"], paged["total_exact"], len(paged["items"])) == (3, False, 2)
+        whole = (await client.get("/api/v1/visits", headers=h,
+                                  params={"page_size": 10})).json()
+        assert (whole["total"], whole["total_exact"], len(whole["items"])) == (5, True, 5)
+
     async def test_bad_filters_are_422(self, client, session):
         h = await auth_headers(client, session, Role.NURSE)
         for params in ({"status": "bogus"}, {"date_from": "yesterday"},

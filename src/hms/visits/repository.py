@@ -89,6 +89,10 @@ class VisitFilters:
     started_to: datetime | None = None
 
 
+#: Visit lists count matches up to this many (``Page.total_exact`` false beyond).
+COUNT_CAP = 200
+
+
 class VisitRepository:
     """Visits."""
 
@@ -132,12 +136,16 @@ class VisitRepository:
     async def page(
         self, f: VisitFilters, *, offset: int, limit: int, open_first: bool,
         order: list[tuple[str, bool]], scope: RowScope | None = None,
-    ) -> tuple[list[Visit], int]:
-        """A page of visits within ``scope`` and the total. ``order`` is
-        ``[(column, descending)]``; ``open_first`` puts open, then in-progress visits before
-        the rest."""
+    ) -> tuple[list[Visit], int, bool]:
+        """A page of visits within ``scope``, the total and whether it is exact. ``order``
+        is ``[(column, descending)]``; ``open_first`` puts open, then in-progress visits
+        before the rest.
+
+        The total is counted up to :data:`COUNT_CAP` (then a lower bound): counting every
+        open visit of a large department reads each of them (0.1 s at a million patients)
+        while the page itself comes from the ``(status, started_at)`` index in 0.1 ms.
+        """
         stmt = self._filtered(f, scope)
-        total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
         clauses: list[Any] = []
         if open_first and len(set(f.statuses or ())) != 1:  # one status: nothing to rank
             clauses.append(case((Visit.status == "open", 0),
@@ -146,8 +154,13 @@ class VisitRepository:
             col = getattr(Visit, column)
             clauses.append(col.desc() if descending else col.asc())
         clauses.append(Visit.id)
-        rows = await self.session.scalars(stmt.order_by(*clauses).offset(offset).limit(limit))
-        return list(rows), int(total or 0)
+        rows = list(await self.session.scalars(
+            stmt.order_by(*clauses).offset(offset).limit(limit)))
+        if offset == 0 and len(rows) < limit:  # the whole result is on this page
+            return rows, len(rows), True
+        counted = int(await self.session.scalar(select(func.count()).select_from(
+            stmt.with_only_columns(Visit.id).limit(COUNT_CAP + 1).subquery())) or 0)
+        return rows, min(counted, COUNT_CAP), counted <= COUNT_CAP
 
     async def for_patient(self, patient_id: uuid.UUID, *,
                           scope: RowScope | None = None) -> list[Visit]:

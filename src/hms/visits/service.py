@@ -182,7 +182,7 @@ async def list_visits(
 ) -> Page[VisitRead]:
     """A page of the visits within the actor's ``visit:read`` scope. Physicians see open
     visits first, then in-progress, then the rest; within each group the ``sort`` order
-    (default newest first).
+    (default newest first). ``total`` is counted up to 200 (``total_exact`` false beyond).
 
     Args:
         patient: any patient reference (UUID, patient number, national ID).
@@ -203,7 +203,7 @@ async def list_visits(
         started_from=_day_start(date_from) if date_from else None,
         started_to=_day_start(date_to) + timedelta(days=1) if date_to else None,
     )
-    rows, total = await VisitRepository(session).page(
+    rows, total, exact = await VisitRepository(session).page(
         filters, offset=page.offset, limit=page.page_size,
         open_first=actor.role == Role.PHYSICIAN, order=_parse_sort(sort),
         scope=_scope(actor),
@@ -211,7 +211,7 @@ async def list_visits(
     for v in rows:
         await audit.record(session, AuditAction.READ, "visit", v.id, patient_id=v.patient_id)
     return Page[VisitRead](items=[VisitRead.model_validate(v) for v in rows], total=total,
-                           page=page.page, page_size=page.page_size)
+                           page=page.page, page_size=page.page_size, total_exact=exact)
 
 
 async def update_visit(
