@@ -344,6 +344,13 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {fmt(r['p50_ms'])} | {fmt(r['p95_ms'])} | {fmt(r['p99_ms'])} | {fmt(r['rps'])} "
             f"| {r['errors']} | {ratios[0]} | {ratios[1]} | {target} | {verdict(r)} "
             f"| {r['loadgen_cpu_s']} | {rss_txt} |")
+    m = report.get("server_memory")
+    if m:
+        lines += ["", f"hms server RSS (parent + workers) over the whole run "
+                  f"({m['minutes']:.1f} min of load, {m['windows']} measured windows): "
+                  f"{m['first_kb'] / 1024:.0f} MB in the first window, "
+                  f"{m['last_kb'] / 1024:.0f} MB in the last, peak {m['peak_kb'] / 1024:.0f} MB "
+                  f"(growth {m['growth_kb'] / 1024:+.0f} MB)."]
     f = report.get("fhir_import")
     if f:
         lines += ["", f"FHIR import (`hms import-fhir {f['path']}`, fresh database): "
@@ -465,7 +472,15 @@ def main(argv: list[str] | None = None) -> Path:
                 chosen = [s for s in chosen if s.name in wanted]
             plan = plan_ceilings + [(s, base, proc.pid) for s in chosen]
             results = asyncio.run(run_all(plan, cfg))
+        hms_rss = [r["server_rss_kb"] for r in results
+                   if not r["scenario"].startswith("ceiling") and r["server_rss_kb"]]
+        memory = {"first_kb": hms_rss[0][0], "last_kb": hms_rss[-1][-1],
+                  "peak_kb": max(max(x) for x in hms_rss),
+                  "growth_kb": hms_rss[-1][-1] - hms_rss[0][0], "windows": len(hms_rss),
+                  "minutes": round(len(hms_rss) * (cfg["warmup"] + cfg["duration"]) / 60, 1),
+                  } if hms_rss else None
         report = {"set": args.set, "db": args.db, "hms_workers": hms_workers,
+                  "server_memory": memory,
                   "patients_in_db": ctx.patients_total, "config": cfg,
                   "machine": machine(), "fhir_import": fhir, "results": results,
                   "notes": notes}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -229,6 +230,7 @@ def generate(
     reserved on the registration days' counters, so the API's next numbers do not collide.
     For staging and benchmarks only: it writes one audit event for the run, not per row.
     Prints rows/s per table, never patient data."""
+    from hms.db.bulk import refresh_statistics
     from hms.db.session import Database, unit_of_work
     from hms.synthetic.service import GenerationReport, generate_population
 
@@ -238,10 +240,15 @@ def generate(
     async def run() -> GenerationReport:
         db = Database(get_settings().effective_database_url)
         try:
-            return await generate_population(
+            report = await generate_population(
                 lambda: unit_of_work(db), patients=patients,
                 visits_per_patient=visits_per_patient, seed=seed, batch_size=batch_size,
                 progress=progress)
+            t0 = time.perf_counter()
+            await refresh_statistics(db.engine)
+            typer.echo(f"  planner statistics refreshed in {time.perf_counter() - t0:.1f} s",
+                       err=True)
+            return report
         finally:
             await db.dispose()
 

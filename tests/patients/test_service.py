@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import delete
 
 from hms.audit import service as audit
 from hms.core.errors import NotFound
@@ -22,6 +24,28 @@ class TestGeneratePatientNumber:
         second = await service.generate_patient_number(session, date(2001, 1, 1))
         assert first == "PT-20010101-0001"
         assert second == "PT-20010101-0002"
+
+    async def test_on_postgres_a_request_does_not_hold_the_day_counter(self, db):
+        """Two registrations in flight at once: the second draws its number without waiting
+        for the first to end (the counter commits on its own); the first's number is not
+        given back when it rolls back."""
+        if db.is_sqlite:
+            pytest.skip("SQLite serialises writers; the counter stays in the transaction")
+        day = date(1901, 2, 3)
+        try:
+            async with db.sessionmaker() as first, db.sessionmaker() as second:
+                a = await service.generate_patient_number(first, day)
+                b = await asyncio.wait_for(service.generate_patient_number(second, day), 5)
+                await first.rollback()
+                await second.rollback()
+            async with db.sessionmaker() as third:
+                c = await service.generate_patient_number(third, day)
+            assert [int(n.rsplit("-", 1)[1]) for n in (a, b, c)] == [1, 2, 3]
+        finally:
+            async with db.sessionmaker() as cleanup:
+                await cleanup.execute(delete(PatientNumberCounter).where(
+                    PatientNumberCounter.day == "19010203"))
+                await cleanup.commit()
 
     async def test_each_day_has_its_own_sequence(self, session):
         await service.generate_patient_number(session, date(2001, 1, 2))

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, TypeDecorator, insert, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 
 async def insert_rows(session: AsyncSession, table: Table,
@@ -54,3 +54,16 @@ async def insert_rows(session: AsyncSession, table: Table,
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         table.name, records=records, columns=columns)
     return len(rows)
+
+
+async def refresh_statistics(engine: AsyncEngine) -> None:
+    """After a bulk load: ``VACUUM (ANALYZE)`` on PostgreSQL (planner statistics, and the
+    visibility map that index-only scans need; autovacuum may be off or late), ``ANALYZE``
+    on SQLite. Runs outside any transaction."""
+    async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(text("VACUUM (ANALYZE)"))
+        else:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()

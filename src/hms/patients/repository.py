@@ -408,7 +408,7 @@ class PatientRepository:
                     .order_by(key, Patient.id).limit(need - len(ids)))
             ids += list(await self.session.scalars(stmt))
         page_ids = ids[offset:need]
-        if offset == 0 and len(ids) < need:
+        if len(ids) < need:  # every tier was read to its end: ids holds every match
             total, exact = len(ids), True
         else:
             # The close-spelling tier includes the word-prefix one: count without it.

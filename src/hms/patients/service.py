@@ -22,7 +22,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hms.audit import service as audit_service
 from hms.audit.schemas import AuditAction
@@ -38,6 +38,7 @@ from hms.core.permissions import Perm
 from hms.core.scoping import RowFilter
 from hms.core.sorting import parse_sort
 from hms.db.base import utcnow
+from hms.db.session import create_engine
 from hms.organization import service as organization_service
 from hms.patients import validators as v
 from hms.patients.bulk import bulk_load as bulk_load  # public: hms generate
@@ -259,13 +260,34 @@ async def get_identifiers(session: AsyncSession, ref: str | uuid.UUID, *,
     return PatientIdentifiers.model_validate(patient)
 
 
+#: Small engines for the patient-number counter's own transactions, per database URL. Not
+#: the request's pool: a request holding one of its connections must never wait for a
+#: second one from the same pool (a full pool would then wait on itself).
+_counter_engines: dict[str, AsyncEngine] = {}
+
+
+def _counter_engine(bind: AsyncEngine) -> AsyncEngine:
+    url = bind.url.render_as_string(hide_password=False)
+    engine = _counter_engines.get(url)
+    if engine is None:
+        engine = _counter_engines[url] = create_engine(url, pool_size=2)
+    return engine
+
+
 async def generate_patient_number(session: AsyncSession, day: date | None = None) -> str:
     """Hand out the next patient number of ``day``: ``PT-YYYYMMDD-NNNN``.
 
     The day's counter row is incremented with one atomic upsert, so concurrent
-    registrations (other requests, the FHIR importer) never receive the same number. The
-    counter lives in the caller's transaction: a rolled-back registration gives its number
-    back.
+    registrations (other requests, the FHIR importer) never receive the same number.
+
+    On PostgreSQL, when ``session`` is bound to the engine (a request's session), the
+    increment commits in a transaction of its own: the counter row's lock then lasts one
+    statement instead of the whole registration, which otherwise serialised every
+    registration of the day behind the slowest (measured: registrations + visits capped at
+    ~70/s, p95 0.6 s under 16 clients). A registration that then fails leaves a gap in the
+    day's numbers; numbers identify, they do not count. Elsewhere (SQLite, whose writers
+    are serialised anyway, or a session bound to a connection) the counter lives in the
+    caller's transaction and a rolled-back registration gives its number back.
 
     Args:
         day: registration day; default today in UTC.
@@ -274,7 +296,14 @@ async def generate_patient_number(session: AsyncSession, day: date | None = None
         e.g. ``PT-20250920-0007``; past 9,999 registrations a day the sequence has 5 digits.
     """
     day = day or v.today_utc()
-    sequence = await PatientRepository(session).next_number_sequence(f"{day:%Y%m%d}")
+    key = f"{day:%Y%m%d}"
+    bind = session.bind
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        async with AsyncSession(_counter_engine(bind)) as own:
+            sequence = await PatientRepository(own).next_number_sequence(key)
+            await own.commit()
+    else:
+        sequence = await PatientRepository(session).next_number_sequence(key)
     return v.format_patient_number(day, sequence)
 
 
