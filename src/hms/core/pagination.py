@@ -43,7 +43,8 @@ Pagination = Annotated[PageParams, Depends(_page_params)]
 
 class Page(BaseModel, Generic[T]):
     """A page of results. ``total`` counts every match unless ``total_exact`` is false
-    (a name search stops counting at 200: ``total`` is then a lower bound)."""
+    (name searches stop counting at 100 matches and visit lists at 200, because counting
+    reads every match: ``total`` is then a lower bound)."""
 
     items: list[T]
     total: int

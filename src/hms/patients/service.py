@@ -624,7 +624,7 @@ async def search_patients(
             returned nor counted.
 
     Returns:
-        A page. With a name: in relevance order, ``total`` counted up to 200
+        A page. With a name: in relevance order, ``total`` counted up to 100
         (``total_exact`` false beyond) and pages reaching the first 1,000 matches.
         Otherwise ordered by full name, exact total.
 
