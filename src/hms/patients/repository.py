@@ -31,6 +31,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.core.scoping import RowFilter
+from hms.db.counting import count_matches
 from hms.patients.models import (
     MedicalRecord,
     Patient,
@@ -108,9 +109,6 @@ class NameWordRepository:
             await self.session.execute(delete(PatientNameWord).where(
                 PatientNameWord.word == word, ~still_used.exists()))
 
-    async def _close_candidates(self, word: str) -> list[str]:
-        return await _close_candidates_pg(self.session, word)
-
     async def expand(self, query: NameQuery) -> list[WordMatches]:
         """What each query word may stand for: the dictionary words it starts, and close
         spellings of it (pg_trgm trigram similarity; computed in Python on SQLite)."""
@@ -124,7 +122,7 @@ class NameWordRepository:
             close: list[str] = []
             if len(word) >= FUZZY_MIN_LENGTH:
                 if self._postgres:
-                    candidates = await self._close_candidates(word)
+                    candidates = await _close_candidates_pg(self.session, word)
                 else:
                     if everything is None:  # the embedded database's dictionary is small
                         everything = list(await self.session.scalars(
@@ -377,10 +375,8 @@ class PatientRepository:
         rows = list(await self.session.scalars(stmt.offset(offset).limit(limit)))
         if offset == 0 and len(rows) < limit:  # the whole result is on this page
             return rows, len(rows), True
-        total = await self.session.scalar(
-            select(func.count()).select_from(Patient).where(*where)
-        )
-        return rows, int(total or 0), True
+        total, exact = await count_matches(self.session, select(Patient.id).where(*where))
+        return rows, total, exact
 
     async def _name_search(
         self, query: NameQuery, identifier: str | None, where: list[ColumnElement[bool]], *,
@@ -413,11 +409,9 @@ class PatientRepository:
         else:
             # The close-spelling tier includes the word-prefix one: count without it.
             counted_tiers = [*tiers[:-2], tiers[-1]] if has_close else tiers
-            matched = (select(literal(1)).where(*where, or_(*counted_tiers))
-                       .limit(COUNT_CAP + 1))
-            counted = int(await self.session.scalar(
-                select(func.count()).select_from(matched.subquery())) or 0)
-            total, exact = min(counted, COUNT_CAP), counted <= COUNT_CAP
+            total, exact = await count_matches(
+                self.session, select(Patient.id).where(*where, or_(*counted_tiers)),
+                cap=COUNT_CAP)
         by_id = {p.id: p for p in await self.by_ids(page_ids)}
         return [by_id[i] for i in page_ids if i in by_id], total, exact
 

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from enum import Enum, StrEnum
 from typing import Any
 
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -263,14 +264,14 @@ async def get_identifiers(session: AsyncSession, ref: str | uuid.UUID, *,
 #: Small engines for the patient-number counter's own transactions, per database URL. Not
 #: the request's pool: a request holding one of its connections must never wait for a
 #: second one from the same pool (a full pool would then wait on itself).
-_counter_engines: dict[str, AsyncEngine] = {}
+_counter_engines: dict[URL, AsyncEngine] = {}
 
 
 def _counter_engine(bind: AsyncEngine) -> AsyncEngine:
-    url = bind.url.render_as_string(hide_password=False)
-    engine = _counter_engines.get(url)
+    engine = _counter_engines.get(bind.url)
     if engine is None:
-        engine = _counter_engines[url] = create_engine(url, pool_size=2)
+        engine = _counter_engines[bind.url] = create_engine(
+            bind.url.render_as_string(hide_password=False), pool_size=2)
     return engine
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.sql import Select
 
 from hms.core.permissions import Scope
 from hms.core.scoping import RowScope
+from hms.db.counting import count_matches
 from hms.visits.models import Visit
 
 
@@ -158,9 +159,9 @@ class VisitRepository:
             stmt.order_by(*clauses).offset(offset).limit(limit)))
         if offset == 0 and len(rows) < limit:  # the whole result is on this page
             return rows, len(rows), True
-        counted = int(await self.session.scalar(select(func.count()).select_from(
-            stmt.with_only_columns(Visit.id).limit(COUNT_CAP + 1).subquery())) or 0)
-        return rows, min(counted, COUNT_CAP), counted <= COUNT_CAP
+        total, exact = await count_matches(self.session, stmt.with_only_columns(Visit.id),
+                                           cap=COUNT_CAP)
+        return rows, total, exact
 
     async def for_patient(self, patient_id: uuid.UUID, *,
                           scope: RowScope | None = None) -> list[Visit]:
