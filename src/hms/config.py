@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         description="GET /reports/dashboard serves figures at most this old (its "
                     "generated_at says when they were computed); 0 computes on every call",
     )
+    principal_cache_seconds: float = Field(
+        default=60.0, ge=0,
+        description="PostgreSQL: each worker answers a bearer token from memory for at most "
+                    "this long, forgetting it at once on any change to the user, the login "
+                    "session or a role (hms.identity.principal_cache); 0 reads the database "
+                    "on every request. Not used on SQLite",
+    )
     jwt_secret: str = DEV_JWT_SECRET
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_minutes: int = 30

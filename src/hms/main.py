@@ -27,8 +27,8 @@ from hms.core.middleware import (
 )
 from hms.core.production import check_production_settings
 from hms.db.session import Database
+from hms.identity import principal_cache, throttling
 from hms.identity import service as identity_service
-from hms.identity import throttling
 from hms.identity.router import admin_router, auth_router
 from hms.routers import domain_routers
 
@@ -63,9 +63,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         own = db is None
         app.state.db = db or Database(settings.effective_database_url,
                                       pool_size=settings.db_pool_size)
+        listener = None
+        if not app.state.db.is_sqlite and settings.principal_cache_seconds > 0:
+            cache = principal_cache.PrincipalCache(settings.principal_cache_seconds)
+            listener = principal_cache.PrincipalListener(cache, app.state.db.url)
+            await listener.start()
+            app.state.authenticator = principal_cache.CachedAuthenticator(cache)
         try:
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
+                app.state.authenticator = identity_service.authenticate
             await throttling.aclose(app)  # the rate limiter's Redis pool, if any
             if own:
                 await app.state.db.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
@@ -32,3 +33,91 @@ async def test_failed_commit_returns_5xx_and_keeps_nothing(db, settings):
     async with db.sessionmaker() as s:
         found = await s.scalar(select(AuditEvent.id).where(AuditEvent.entity_id == marker))
     assert found is None
+
+
+async def _backend_pid(engine) -> int:
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT pg_backend_pid()")))
+
+
+async def _terminate(pid: int) -> None:
+    """Drop backend ``pid`` from a connection outside the engine's pool."""
+    import asyncpg
+
+    from tests.conftest import PG_ADMIN_URL
+
+    other = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        assert await other.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await other.close()
+
+
+@pytest.mark.postgres_only
+async def test_idle_connection_killed_by_the_server_is_replaced_before_use(database_url):
+    """A pooled connection the server dropped while it sat idle (a PostgreSQL restart at
+    night) is pinged, found dead and replaced on checkout: the next request just works."""
+    from hms.db.session import create_engine
+
+    engine = create_engine(database_url, pool_size=2, ping_after_idle=0.0)
+    try:
+        first = await _backend_pid(engine)
+        await _terminate(first)
+        second = await _backend_pid(engine)  # no error: the dead link was never handed out
+        assert second != first
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_busy_connections_are_not_pinged(database_url):
+    """A connection back in the pool for less than the idle threshold is handed out
+    without a ping (that is the round trips saved); were it dead, its first statement
+    fails and SQLAlchemy invalidates the pool, so the statement after that works."""
+    from sqlalchemy.exc import DBAPIError
+
+    from hms.db.session import create_engine
+
+    engine = create_engine(database_url, pool_size=1, ping_after_idle=3600.0)
+    try:
+        first = await _backend_pid(engine)
+        await _terminate(first)
+        with pytest.raises(DBAPIError) as caught:
+            await _backend_pid(engine)
+        assert caught.value.connection_invalidated
+        assert await _backend_pid(engine) != first
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_connection_lost_mid_use_is_a_503_to_retry(database_url, settings):
+    """When the database drops a connection in steady use, the request gets a 503
+    problem+json with Retry-After (nothing was saved) and the retry succeeds."""
+    from sqlalchemy import text
+
+    from hms.db.session import Database
+
+    database = Database(database_url, pool_size=1)
+    app: FastAPI = create_app(settings, db=database)
+
+    @app.get("/_test/backend")
+    async def backend(session: DbSession) -> dict[str, int]:
+        return {"pid": int(await session.scalar(text("SELECT pg_backend_pid()")))}
+
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False),
+                               base_url="http://testserver") as client:
+            first = (await client.get("/_test/backend")).json()["pid"]
+            await _terminate(first)
+            lost = await client.get("/_test/backend")
+            assert lost.status_code == 503
+            assert lost.headers["content-type"].startswith("application/problem+json")
+            assert lost.json()["code"] == "database_unavailable"
+            assert lost.headers["retry-after"] == "1"
+            retried = await client.get("/_test/backend")
+            assert retried.status_code == 200 and retried.json()["pid"] != first
+    finally:
+        await database.dispose()

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hms.core.errors import PROBLEM_JSON, HmsError, problem
@@ -122,6 +123,19 @@ def install(app: FastAPI) -> None:
         return _response(status, problem(status, title, detail, code,
                                          instance=route_template(request)),
                          dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # The database dropped a connection in use (restart, failover): SQLAlchemy has
+        # invalidated the pool and the transaction was rolled back, so nothing was written
+        # and the client may safely retry.
+        if exc.connection_invalidated:
+            log.warning("database_connection_lost", route=route_template(request))
+            return _response(503, problem(
+                503, "Service unavailable", "The database connection was lost; nothing was "
+                "saved. Retry the request.", "database_unavailable",
+                instance=route_template(request)), {"Retry-After": "1"})
+        return await _unhandled(request, exc)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

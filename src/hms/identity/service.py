@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -369,7 +369,21 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
     Raises:
         Unauthorized (401): bad token, revoked or expired session, deactivated user.
     """
-    claims = tokens.decode(get_settings(), token, "access")
+    principal, _ = await authenticate_until(session, token)
+    return principal
+
+
+async def authenticate_until(session: AsyncSession, token: str) -> tuple[Principal, datetime]:
+    """:func:`authenticate`, plus the instant its answer stops being true without any
+    write to the database: the earliest of the token's expiry, the login session's expiry
+    and the password's expiry (when the principal becomes restricted). For
+    :class:`hms.identity.principal_cache.CachedAuthenticator`.
+
+    Raises:
+        Unauthorized (401): as :func:`authenticate`.
+    """
+    settings = get_settings()
+    claims = tokens.decode(settings, token, "access")
     # One query: user, session and the role's permissions revision; the role's permission
     # strings come from the per-process cache keyed by that revision (roles are data).
     row = await RoleRepository(session).principal_row(
@@ -380,21 +394,27 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
     user, auth_session, revision = row
     if not user.is_active:
         raise Unauthorized("Account deactivated")
-    if auth_session.revoked_at is not None or auth_session.expires_at <= utcnow():
+    now = utcnow()
+    if auth_session.revoked_at is not None or auth_session.expires_at <= now:
         raise Unauthorized("Session revoked or expired")
     role = Role(user.role)
     granted = await roles.grants_of(session, user.role, revision)
-    return Principal(
+    principal = Principal(
         user_id=user.id,
         username=user.username,
         role=role,
         permissions=granted.permissions,
         session_id=auth_session.id,
         token_id=str(claims["jti"]),
-        restriction=_restriction(user, get_settings(), utcnow()),
+        restriction=_restriction(user, settings, now),
         department=user.department,
         scopes=granted.scopes,
     )
+    until = min(auth_session.expires_at, datetime.fromtimestamp(int(claims["exp"]), tz=UTC))
+    password_expires = _password_expires_at(user, settings)
+    if password_expires is not None and password_expires > now:
+        until = min(until, password_expires)
+    return principal, until
 
 
 async def me(session: AsyncSession, principal: Principal) -> Me:
