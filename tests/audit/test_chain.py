@@ -267,3 +267,41 @@ def test_existing_rows_are_chained_by_the_migration(tmp_path) -> None:
     finally:
         if PG:
             _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_hash_template_finishes_to_the_canonical_row() -> None:
+    """What PostgreSQL does with the template (two replacements, SHA-256) gives the hash
+    :func:`chain.row_hash` gives, whatever the row holds."""
+    row = {"id": uuid.uuid4(), "occurred_at": datetime.now(UTC), "action": "update",
+           "entity_type": "patient", "username": "Zoë",
+           "changes": {"seq": "\x00seq:0", "prev_hash": 5, "note": "ضغط الدم"}}
+    template = chain.hash_template(row)
+    prev = hashlib.sha256(b"x").hexdigest()
+    finished = template.text.replace(template.seq_target, "42").replace(
+        template.prev_target, prev)
+    assert hashlib.sha256(finished.encode("ascii")).hexdigest() == chain.row_hash(
+        {**row, "seq": 42}, prev)
+
+
+@pytest.mark.postgres_only
+async def test_rows_hashed_by_the_database_verify(session) -> None:
+    """On PostgreSQL the first audit row of a transaction is inserted and hashed by one
+    statement; it, the rows after it in the same flush and a later flush all verify, and
+    odd values (non-ASCII, a ``changes`` key named ``seq``, no changes) hash alike."""
+    await audit.record(session, AuditAction.UPDATE, "patient", "p1", changes={
+        "seq": "1", "prev_hash": None, "after": {"full_name": "Zoë ضغط"}})
+    await audit.record(session, AuditAction.READ, "patient", "p2")
+    await session.flush()
+    await audit.record(session, AuditAction.READ, "patient", "p3", changes=None)
+    await session.flush()
+    rows = (await session.execute(text(
+        "SELECT * FROM audit_log WHERE entity_id IN ('p1', 'p2', 'p3') ORDER BY seq"))
+    ).mappings().all()
+    assert [r["entity_id"] for r in rows] == ["p1", "p2", "p3"]
+    assert [r["seq"] for r in rows] == list(range(rows[0]["seq"], rows[0]["seq"] + 3))
+    for row in rows:
+        assert row["row_hash"] == chain.row_hash(row, row["prev_hash"])
+    assert rows[1]["prev_hash"] == rows[0]["row_hash"]
+    assert rows[2]["changes"] is None
+    result = await audit.verify_chain(session)
+    assert result.ok, result

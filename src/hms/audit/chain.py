@@ -68,6 +68,32 @@ def canonical(row: Mapping[str, Any], prev_hash: str) -> bytes:
                       default=str).encode("ascii")
 
 
+@dataclass(frozen=True, slots=True)
+class HashTemplate:
+    """:func:`canonical` of a row whose ``seq`` and ``prev_hash`` are not known yet, for
+    PostgreSQL to finish under the chain lock (one round trip: read the tail, insert, hash).
+
+    Replacing ``seq_target`` by the decimal ``seq`` and ``prev_target`` by the previous
+    ``row_hash`` in ``text`` gives exactly ``canonical(row, prev_hash)``; SHA-256 of that is
+    the row's hash. The targets carry a random nonce, so no value inside the row (a
+    ``changes`` key named ``seq``, say) can be mistaken for them.
+    """
+
+    text: str
+    seq_target: str
+    prev_target: str
+
+
+def hash_template(row: Mapping[str, Any]) -> HashTemplate:
+    """The :class:`HashTemplate` of ``row`` (its ``seq`` is ignored)."""
+    nonce = uuid.uuid4().hex
+    seq_marker, prev_marker = f"\x00seq:{nonce}", f"\x00prev:{nonce}"
+    text = canonical({**row, "seq": seq_marker}, prev_marker).decode("ascii")
+    dumped_seq = json.dumps(seq_marker, ensure_ascii=True)  # with its quotes: seq is a number
+    dumped_prev = json.dumps(prev_marker, ensure_ascii=True)[1:-1]  # inside the quotes
+    return HashTemplate(text, dumped_seq, dumped_prev)
+
+
 def row_hash(row: Mapping[str, Any], prev_hash: str) -> str:
     """SHA-256 (hex, 64 characters) of :func:`canonical`."""
     return hashlib.sha256(canonical(row, prev_hash)).hexdigest()

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import JSON, Connection, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hms.audit.chain import GENESIS_HASH, HashTemplate
 from hms.audit.models import AuditEvent
 
 #: Key of the PostgreSQL transaction-level advisory lock that serialises appends to the
@@ -38,6 +39,53 @@ def lock_and_read_tail(conn: Connection) -> tuple[int, str] | None:
             return None
         return int(row[0]), str(row[1])
     return chain_tail(conn)
+
+
+#: The columns an append writes besides the chain's own three.
+_EVENT_COLUMNS = ("id", "occurred_at", "user_id", "username", "action", "entity_type",
+                  "entity_id", "patient_id", "changes", "ip", "user_agent", "request_id")
+_SQL_TYPES = {"id": "uuid", "occurred_at": "timestamptz", "user_id": "uuid",
+              "patient_id": "uuid", "changes": "json"}
+
+
+def _append_statement() -> Any:
+    table = AuditEvent.__table__
+    # Built once from the constants above: column names and types, never request values.
+    values = ", ".join(f"CAST(:{c} AS {_SQL_TYPES.get(c, 'varchar')})" for c in _EVENT_COLUMNS)
+    sql = (
+        f"INSERT INTO audit_log ({', '.join(_EVENT_COLUMNS)}, seq, prev_hash, row_hash) "  # noqa: S608
+        f"SELECT {values}, t.seq, t.prev, encode(sha256(convert_to(replace(replace("
+        "CAST(:template AS text), CAST(:seq_target AS text), t.seq::text), "
+        "CAST(:prev_target AS text), t.prev), 'UTF8')), 'hex') "
+        "FROM (SELECT COALESCE(max(tail_seq), 0) + 1 AS seq, "
+        "COALESCE(max(tail_hash), CAST(:genesis AS varchar)) AS prev "
+        "FROM hms_audit_chain_tail()) AS t "
+        "RETURNING seq, prev_hash, row_hash")
+    # SQL NULL (not JSON null) for no changes, as the ORM stores it.
+    types = {c: JSON(none_as_null=True) if c == "changes" else table.c[c].type  # type: ignore[attr-defined]
+             for c in _EVENT_COLUMNS}
+    return text(sql).bindparams(*(bindparam(c, type_=types[c]) for c in _EVENT_COLUMNS))
+
+
+_APPEND = _append_statement()
+
+
+def append_first(conn: Connection, values: dict[str, Any], template: HashTemplate
+                 ) -> tuple[int, str, str]:
+    """PostgreSQL: the transaction's first audit row in one round trip. Takes the chain's
+    append lock and reads the tail (``hms_audit_chain_tail()``), inserts the row after it
+    and hashes it in the database from ``template`` (SHA-256, the same bytes as
+    :func:`hms.audit.chain.canonical`). Returns ``(seq, prev_hash, row_hash)``.
+
+    Args:
+        values: the row's columns other than ``seq``, ``prev_hash`` and ``row_hash``.
+        template: :func:`hms.audit.chain.hash_template` of the same values.
+    """
+    row = conn.execute(_APPEND, {
+        **{c: values.get(c) for c in _EVENT_COLUMNS}, "template": template.text,
+        "seq_target": template.seq_target, "prev_target": template.prev_target,
+        "genesis": GENESIS_HASH}).one()
+    return int(row[0]), str(row[1]), str(row[2])
 
 
 def chain_tail(conn: Connection) -> tuple[int, str] | None:

@@ -7,8 +7,10 @@ session) gives the new rows their ``seq``, ``prev_hash`` and ``row_hash`` in the
 were recorded. The first audit flush of a transaction takes the chain's append lock
 (PostgreSQL advisory transaction lock; SQLite's ``BEGIN IMMEDIATE`` already serialises
 writers), so two transactions can never chain to the same predecessor, and reads the tail
-(one probe of the unique ``seq`` index; on PostgreSQL lock and read are one round trip);
-later flushes of the same transaction continue from the tail it remembers. The lock is
+(one probe of the unique ``seq`` index); on PostgreSQL the lock, the tail, the first row's
+insert and its hash are one statement (:func:`hms.audit.repository.append_first`), so an
+audited read costs one round trip for its audit row. Later rows and flushes of the same
+transaction continue from the tail it remembers. The lock is
 held to the end of the transaction: appends are serialised, reads are not.
 """
 
@@ -25,9 +27,20 @@ from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
-from hms.audit.chain import GENESIS_HASH, HASHED_FIELDS, ChainWalker, row_hash
+from hms.audit.chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    ChainWalker,
+    hash_template,
+    row_hash,
+)
 from hms.audit.models import AuditEvent
-from hms.audit.repository import AuditRepository, EventFilter, lock_and_read_tail
+from hms.audit.repository import (
+    AuditRepository,
+    EventFilter,
+    append_first,
+    lock_and_read_tail,
+)
 from hms.audit.schemas import (
     AuditAction,
     AuditEventRead,
@@ -50,21 +63,33 @@ _TAIL = "hms.audit.chain_tail"
 
 def _chain_new_events(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
     """``before_flush``: give the session's new audit rows their place in the chain. The
-    first audit flush of a transaction takes the append lock and reads the tail (one round
-    trip); later flushes of the same transaction continue from the remembered tail."""
+    first audit flush of a transaction takes the append lock and reads the tail (on
+    PostgreSQL in the same statement that inserts and hashes the first row, which is then
+    taken out of the session); later rows continue from the remembered tail."""
     pending = [obj for obj in session.new
                if isinstance(obj, AuditEvent) and obj.row_hash is None]
     if not pending:
         return
     pending.sort(key=lambda obj: inspect(obj).insert_order)
-    tail = session.info.get(_TAIL)
-    if tail is None:
-        tail = lock_and_read_tail(session.connection()) or (0, GENESIS_HASH)
-    seq, prev = tail
     for ev in pending:
         if ev.id is None:
             ev.id = new_id()
         ev.occurred_at = (ev.occurred_at or utcnow()).astimezone(UTC)
+    tail = session.info.get(_TAIL)
+    if tail is None:
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            # Lock, tail, insert and hash in one round trip; the ORM must not insert it too.
+            first = pending.pop(0)
+            values = {name: getattr(first, name) for name in HASHED_FIELDS}
+            first.seq, first.prev_hash, first.row_hash = append_first(
+                conn, values, hash_template(values))
+            session.expunge(first)
+            tail = (first.seq, first.row_hash)
+        else:
+            tail = lock_and_read_tail(conn) or (0, GENESIS_HASH)
+    seq, prev = tail
+    for ev in pending:
         seq += 1
         ev.seq = seq
         ev.prev_hash = prev

@@ -26,7 +26,7 @@ class PageParams:
         return (self.page - 1) * self.page_size
 
 
-def _page_params(
+async def _page_params(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1")] = 1,
     page_size: Annotated[
         int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (max 100)")

@@ -23,7 +23,7 @@ ReadDocuments = Annotated[Principal, Depends(require(Perm.DOCUMENT_READ))]
 WriteDocuments = Annotated[Principal, Depends(require(Perm.DOCUMENT_WRITE))]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -36,7 +36,7 @@ PatientRef = Annotated[str, Path(max_length=64, description="National ID, patien
 FHIR_JSON = "application/fhir+json"
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -57,14 +57,14 @@ PeriodQ = Annotated[Period, Query(description="Grouping of the series: day, week
                                               "Monday first) or month")]
 
 
-def report_range(start: StartQ = None, end: EndQ = None, period: PeriodQ = Period.DAY
+async def report_range(start: StartQ = None, end: EndQ = None, period: PeriodQ = Period.DAY
                  ) -> ReportRange:
     """Query parameters ``start``, ``end``, ``period`` as a validated range (422 when
     reversed or too long)."""
     return service.report_range(start, end, period)
 
 
-def range_only(start: StartQ = None, end: EndQ = None) -> ReportRange:
+async def range_only(start: StartQ = None, end: EndQ = None) -> ReportRange:
     """Query parameters ``start`` and ``end`` as a validated range."""
     return service.report_range(start, end)
 
