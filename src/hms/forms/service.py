@@ -117,11 +117,15 @@ def _fall_values(data: FallRiskInput) -> dict[str, Any]:
 
 
 async def _nursing_read(
-    session: AsyncSession, rows: NursingRows, *, with_amendments: bool = True
+    session: AsyncSession, rows: NursingRows, *, with_amendments: bool = True,
+    vitals: VitalSignsRead | None = None,
 ) -> NursingAssessmentRead:
+    """The API shape of a stored assessment; ``vitals`` when the caller already holds the
+    assessment's vital signs (just recorded), else they are read."""
     na = rows.assessment
-    vitals: VitalSignsRead | None = None
-    if na.vital_signs_id is not None:
+    if vitals is not None and vitals.id != na.vital_signs_id:
+        vitals = None
+    if vitals is None and na.vital_signs_id is not None:
         vitals = await clinical_service.get_vital_signs(session, na.vital_signs_id)
     amendments = (await FormRepository(session).amendments(rows.submission.id)
                   if with_amendments else [])
@@ -209,19 +213,22 @@ async def create_nursing_assessment(
         visit_id=visit.id, notes=data.notes,
         assessed_by=actor.user_id, assessed_at=now,
     )
-    try:
-        async with session.begin_nested():
-            await repo.add(submission)
-            assessment.submission_id = submission.id
-            await repo.add(assessment)
-    except IntegrityError as exc:  # a concurrent POST won the unique visit_id
-        raise NursingAssessmentExists(
-            "This visit already has a nursing assessment; edit it with PUT") from exc
+    # Vitals first, so the assessment row is inserted with its vital_signs_id (no UPDATE).
+    vitals: VitalSignsRead | None = None
     if data.vital_signs is not None:
         vitals = await clinical_service.record_vital_signs(
             session, patient_id=visit.patient_id, visit_id=visit.id, data=data.vital_signs,
             recorded_by=actor.user_id, recorded_at=now)
         assessment.vital_signs_id = vitals.id
+    try:
+        await repo.add(submission)
+        assessment.submission_id = submission.id
+        await repo.add(assessment)
+    except IntegrityError as exc:
+        # A concurrent POST won the unique visit_id. The 409 rolls the whole request back
+        # (these vitals too), so no savepoint is needed around the inserts.
+        raise NursingAssessmentExists(
+            "This visit already has a nursing assessment; edit it with PUT") from exc
     pain = fall = None
     if data.pain_assessment is not None:
         pain = PainAssessment(nursing_assessment_id=assessment.id,
@@ -231,7 +238,7 @@ async def create_nursing_assessment(
                                   **_fall_values(data.fall_risk_assessment))
     await repo.add(*(r for r in (pain, fall) if r is not None))
     read = await _nursing_read(session, NursingRows(assessment, submission, pain, fall),
-                               with_amendments=False)
+                               with_amendments=False, vitals=vitals)
     await audit.record(
         session, AuditAction.CREATE, "nursing_assessment", assessment.id,
         patient_id=visit.patient_id,
