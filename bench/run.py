@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -256,7 +256,8 @@ def ceiling_scenarios() -> list[scenarios.Scenario]:
                                none)]
 
 
-async def run_all(plan: list[tuple[scenarios.Scenario, str, int | None]], cfg: dict[str, Any],
+async def run_all(plan: Sequence[tuple[scenarios.Scenario, str, int | None]],
+                  cfg: dict[str, Any],
                   ) -> list[dict[str, Any]]:
     """Each (scenario, base URL, server pid) under the latency model then the throughput
     model at every connection count."""
@@ -277,6 +278,50 @@ async def run_all(plan: list[tuple[scenarios.Scenario, str, int | None]], cfg: d
             log(f"{scenario.name:<22} {model:<10} x{workers:<3} n={s['count']:<6} "
                 f"err={s['errors']:<3} p50={s['p50_ms']} p95={s['p95_ms']} "
                 f"p99={s['p99_ms']} rps={s['rps']} cpu={s['loadgen_cpu_s']}s")
+    return out
+
+
+async def soak(chosen: list[scenarios.Scenario], base: str, pid: int, cfg: dict[str, Any],
+               seconds: float) -> dict[str, Any]:
+    """The mixed workload: every chosen scenario at once under the latency model (the
+    users shared between them), for ``seconds``, with the server's RSS sampled each second.
+
+    Memory is judged after the first minute (caches, prepared statements and the
+    interpreter's arenas fill then): ``growth_after_warmup_kb`` is the last sample minus the
+    sample at 60 s, and ``slope_kb_per_min`` the least-squares slope of the samples after
+    60 s.
+    """
+    share = max(1, cfg["users"] // max(1, len(chosen)))
+    runs = await asyncio.gather(*(
+        load.run(base, s.name, s.iteration, s.setup, model="latency", workers=share,
+                 warmup=0.0, duration=seconds, think=cfg["think"],
+                 server_pid=pid if i == 0 else None)
+        for i, s in enumerate(chosen)))
+    per = [r.summary() for r in runs]
+    rss = runs[0].server_rss_kb
+    settled = rss[60:] if len(rss) > 120 else rss[len(rss) // 2:]
+    slope = None
+    if len(settled) >= 2:
+        n = len(settled)
+        mean_x, mean_y = (n - 1) / 2, sum(settled) / n
+        var = sum((x - mean_x) ** 2 for x in range(n))
+        slope = round(60 * sum((x - mean_x) * (y - mean_y)
+                               for x, y in enumerate(settled)) / var, 1)
+    out = {
+        "seconds": seconds, "users_per_scenario": share,
+        "iterations": sum(r["count"] for r in per), "errors": sum(r["errors"] for r in per),
+        "rss_first_kb": rss[0] if rss else None,
+        "rss_at_60s_kb": settled[0] if settled else None,
+        "rss_last_kb": rss[-1] if rss else None, "rss_peak_kb": max(rss) if rss else None,
+        "growth_after_warmup_kb": (settled[-1] - settled[0]) if settled else None,
+        "slope_kb_per_min": slope,
+        "rss_kb_each_30s": rss[::30],
+        "scenarios": [{k: r[k] for k in ("scenario", "count", "errors", "p50_ms", "p95_ms",
+                                         "p99_ms", "error_samples")} for r in per],
+    }
+    log(f"soak {seconds:.0f} s: {out['iterations']} iterations, {out['errors']} errors, "
+        f"RSS {out['rss_at_60s_kb']} kB at 60 s -> {out['rss_last_kb']} kB, "
+        f"slope {slope} kB/min")
     return out
 
 
@@ -351,6 +396,22 @@ def markdown(report: dict[str, Any]) -> str:
                   f"{m['first_kb'] / 1024:.0f} MB in the first window, "
                   f"{m['last_kb'] / 1024:.0f} MB in the last, peak {m['peak_kb'] / 1024:.0f} MB "
                   f"(growth {m['growth_kb'] / 1024:+.0f} MB)."]
+    k = report.get("soak")
+    if k:
+        def mb(kb: int | None) -> str:
+            return "-" if kb is None else f"{kb / 1024:.0f} MB"
+
+        lines += ["", f"Mixed workload (soak): every scenario at once, {k['users_per_scenario']} "
+                  f"users each, {k['seconds'] / 60:.1f} min: {k['iterations']} iterations, "
+                  f"**{k['errors']} errors**. Server RSS {mb(k['rss_first_kb'])} at the start, "
+                  f"{mb(k['rss_at_60s_kb'])} after 1 min, {mb(k['rss_last_kb'])} at the end "
+                  f"(peak {mb(k['rss_peak_kb'])}; after the first minute "
+                  f"{(k['growth_after_warmup_kb'] or 0) / 1024:+.1f} MB, slope "
+                  f"{k['slope_kb_per_min']} kB/min).", "",
+                  "| scenario (soak) | n | errors | p50 ms | p95 ms | p99 ms |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['scenario']} | {r['count']} | {r['errors']} | {fmt(r['p50_ms'])} "
+                  f"| {fmt(r['p95_ms'])} | {fmt(r['p99_ms'])} |" for r in k["scenarios"]]
     f = report.get("fhir_import")
     if f:
         lines += ["", f"FHIR import (`hms import-fhir {f['path']}`, fresh database): "
@@ -384,6 +445,9 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--models", default="latency,throughput",
                    help="load models to run (latency, throughput or both)")
     p.add_argument("--workers", type=int, help="hms and ceiling workers (2 PG / 1 SQLite)")
+    p.add_argument("--soak", type=float, default=0.0,
+                   help="seconds of the mixed workload after the scenarios, with the "
+                        "server's memory sampled each second (issue 5: 600)")
     p.add_argument("--fhir", type=Path, default=ROOT / "data" / "synthea",
                    help="Synthea bundles for the FHIR import rate (default data/synthea)")
     args = p.parse_args(argv)
@@ -472,6 +536,8 @@ def main(argv: list[str] | None = None) -> Path:
                 chosen = [s for s in chosen if s.name in wanted]
             plan = plan_ceilings + [(s, base, proc.pid) for s in chosen]
             results = asyncio.run(run_all(plan, cfg))
+            soaked = (asyncio.run(soak(chosen, base, proc.pid, cfg, args.soak))
+                      if args.soak > 0 else None)
         hms_rss = [r["server_rss_kb"] for r in results
                    if not r["scenario"].startswith("ceiling") and r["server_rss_kb"]]
         memory = {"first_kb": hms_rss[0][0], "last_kb": hms_rss[-1][-1],
@@ -480,7 +546,7 @@ def main(argv: list[str] | None = None) -> Path:
                   "minutes": round(len(hms_rss) * (cfg["warmup"] + cfg["duration"]) / 60, 1),
                   } if hms_rss else None
         report = {"set": args.set, "db": args.db, "hms_workers": hms_workers,
-                  "server_memory": memory,
+                  "server_memory": memory, "soak": soaked,
                   "patients_in_db": ctx.patients_total, "config": cfg,
                   "machine": machine(), "fhir_import": fhir, "results": results,
                   "notes": notes}

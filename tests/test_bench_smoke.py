@@ -24,7 +24,7 @@ def test_harness_writes_every_scenario_without_errors(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--set", "smoke", "--db", TEST_DB,
          "--patients", "12", "--users", "2", "--connections", "2", "--warmup", "0.2",
-         "--duration", "0.5", "--think", "0.05", "--out", str(tmp_path)],
+         "--duration", "0.5", "--think", "0.05", "--soak", "2", "--out", str(tmp_path)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     [path] = tmp_path.glob("*-smoke.json")
@@ -46,3 +46,9 @@ def test_harness_writes_every_scenario_without_errors(tmp_path):
             assert row["count"] > 0, row["scenario"]
     assert expected <= set(seen), expected - set(seen)
     assert all(models == {"latency", "throughput"} for models in seen.values()), seen
+
+    # The mixed workload ran every scenario at once and sampled the server's memory.
+    soak = report["soak"]
+    assert {r["scenario"] for r in soak["scenarios"]} == expected - {"ceiling_json"}
+    assert soak["errors"] == 0, [r["error_samples"] for r in soak["scenarios"]]
+    assert soak["rss_last_kb"] > 0 and soak["rss_peak_kb"] >= soak["rss_last_kb"]
