@@ -70,6 +70,14 @@ class Context:
     def patient(self) -> dict[str, Any]:
         return self.rng.choice(self.patients)
 
+    def new_name(self) -> list[str]:
+        """Three name words of the pool's patients mixed (first, second, family), as new
+        patients' names mostly reuse words already known: unique made-up words would grow
+        the name-word dictionary with names no hospital has."""
+        words = [[w for w in p["full_name"].split() if w.isalpha()] or ["Ahmed"]
+                 for p in (self.patient(), self.patient(), self.patient())]
+        return [words[0][0], words[1][min(1, len(words[1]) - 1)], words[2][-1]]
+
     def new_national_id(self) -> str:
         """A valid, unused synthetic national ID (governorate 88, born abroad)."""
         n = next(self.seq) + self.run_tag * 100_000
@@ -194,10 +202,9 @@ def build(ctx: Context) -> list[Scenario]:
                         st["token"])
 
     async def register_and_visit(http: Http, st: dict[str, Any], w: Stopwatch) -> None:
-        n = next(ctx.seq)
         patient = await http.call("POST", f"{API}/patients", st["token"], expect=201, json={
             "ssn": ctx.new_national_id(), "mobile_number": ctx.new_mobile(),
-            "full_name": f"Bench Registered{n} Patient", "gender": "male"})
+            "full_name": " ".join(ctx.new_name()), "gender": "male"})
         await open_visit(http, st["token"], patient["id"])
 
     async def nursing(http: Http, st: dict[str, Any], w: Stopwatch) -> None:
@@ -238,9 +245,9 @@ def build(ctx: Context) -> list[Scenario]:
 
     async def hcms_prepare(http: Http, st: dict[str, Any]) -> tuple[Any, Any, datetime]:
         """Register, book, check in, record vitals: the day up to the doctor."""
-        n = next(ctx.seq)
+        first, _, family = ctx.new_name()
         patient = await http.call("POST", f"{API}/patients", st["reception"], expect=201,
-                                  json={"first_name": "Hoda", "last_name": f"Bench{n}",
+                                  json={"first_name": first, "last_name": family,
                                         "date_of_birth": "1979-06-02", "gender": "FEMALE",
                                         "phone": ctx.new_mobile(), "city": "Cairo",
                                         "country": "Egypt"})
