@@ -270,8 +270,10 @@ _counter_engines: dict[URL, AsyncEngine] = {}
 def _counter_engine(bind: AsyncEngine) -> AsyncEngine:
     engine = _counter_engines.get(bind.url)
     if engine is None:
+        # Autocommit: the upsert is one atomic statement, so no BEGIN/COMMIT round trips.
         engine = _counter_engines[bind.url] = create_engine(
-            bind.url.render_as_string(hide_password=False), pool_size=2)
+            bind.url.render_as_string(hide_password=False), pool_size=2,
+        ).execution_options(isolation_level="AUTOCOMMIT")
     return engine
 
 
@@ -421,7 +423,8 @@ async def create_patient(
     else:
         raise Conflict("Could not allocate a patient number; retry")
     # Seed 004 section 10 "Auto-Create Medical Record": same transaction as the patient.
-    record = await _new_medical_record(session, patient.id, created_by=created_by)
+    record = await _new_medical_record(session, patient.id, created_by=created_by,
+                                       new_patient=True)
     if audit:
         await audit_service.record(session, AuditAction.CREATE, ENTITY, patient.id,
                                    patient_id=patient.id,
@@ -843,12 +846,18 @@ def _record_snapshot(record: MedicalRecord) -> dict[str, Any]:
 
 async def _new_medical_record(session: AsyncSession, patient_id: uuid.UUID, *,
                               created_by: uuid.UUID | None,
-                              values: dict[str, Any] | None = None) -> MedicalRecord:
+                              values: dict[str, Any] | None = None,
+                              new_patient: bool = False) -> MedicalRecord:
     """Insert a record in a SAVEPOINT; a concurrent insert for the same patient (unique
-    ``patient_id``) becomes :class:`MedicalRecordExists`."""
+    ``patient_id``) becomes :class:`MedicalRecordExists`. ``new_patient``: the patient was
+    inserted by this transaction, so no other can hold a record for it yet and the
+    savepoint (two round trips) is skipped."""
     repo = MedicalRecordRepository(session)
     record = MedicalRecord(patient_id=patient_id, created_by=created_by, updated_by=created_by,
                            version=1, **(values or {}))
+    if new_patient:
+        await repo.add(record)
+        return record
     try:
         async with session.begin_nested():
             await repo.add(record)
