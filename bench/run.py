@@ -325,6 +325,11 @@ async def soak(chosen: list[scenarios.Scenario], base: str, pid: int, cfg: dict[
     return out
 
 
+def mb(kb: int | None) -> str:
+    """kB as whole MB for the report, "-" when unknown."""
+    return "-" if kb is None else f"{kb / 1024:.0f} MB"
+
+
 def fmt(v: Any) -> str:
     return "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
 
@@ -393,14 +398,11 @@ def markdown(report: dict[str, Any]) -> str:
     if m:
         lines += ["", f"hms server RSS (parent + workers) over the whole run "
                   f"({m['minutes']:.1f} min of load, {m['windows']} measured windows): "
-                  f"{m['first_kb'] / 1024:.0f} MB in the first window, "
-                  f"{m['last_kb'] / 1024:.0f} MB in the last, peak {m['peak_kb'] / 1024:.0f} MB "
+                  f"{mb(m['first_kb'])} in the first window, "
+                  f"{mb(m['last_kb'])} in the last, peak {mb(m['peak_kb'])} "
                   f"(growth {m['growth_kb'] / 1024:+.0f} MB)."]
     k = report.get("soak")
     if k:
-        def mb(kb: int | None) -> str:
-            return "-" if kb is None else f"{kb / 1024:.0f} MB"
-
         lines += ["", f"Mixed workload (soak): every scenario at once, {k['users_per_scenario']} "
                   f"users each, {k['seconds'] / 60:.1f} min: {k['iterations']} iterations, "
                   f"**{k['errors']} errors**. Server RSS {mb(k['rss_first_kb'])} at the start, "

@@ -33,7 +33,6 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -229,9 +228,7 @@ class CachedAuthenticator:
             return hit
         generation = self.cache.generation
         principal, until = await service.authenticate_until(session, token)
-        self.cache.put(token, principal, _epoch(until), generation=generation, now=now)
+        self.cache.put(token, principal, until.timestamp(), generation=generation,
+                       now=now)
         return principal
 
-
-def _epoch(moment: datetime) -> float:
-    return moment.timestamp()
