@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.util
+import itertools
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -303,5 +304,44 @@ async def test_rows_hashed_by_the_database_verify(session) -> None:
         assert row["row_hash"] == chain.row_hash(row, row["prev_hash"])
     assert rows[1]["prev_hash"] == rows[0]["row_hash"]
     assert rows[2]["changes"] is None
+    result = await audit.verify_chain(session)
+    assert result.ok, result
+
+
+@pytest.mark.postgres_only
+async def test_a_search_s_rows_are_one_statement_and_verify(session) -> None:
+    """A flush of many audit rows (a search: one SEARCH and a READ per patient shown) is one
+    statement on PostgreSQL: the rows come back in the order recorded, consecutive, each
+    linked to the one before and hashed like the app hashes, whatever they hold."""
+    ids = [uuid.uuid4() for _ in range(20)]
+    await audit.record(session, AuditAction.SEARCH, "patient", None, changes={
+        "criteria": ["name"], "patient_ids": [str(i) for i in ids], "q": "ضغط \u00e9 'x'"})
+    for i in ids:
+        await audit.record(session, AuditAction.READ, "patient", i, patient_id=i,
+                           changes={"via": "search", "seq": "\x00seq:"})
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        if "audit_log" in statement:
+            statements.append(statement)
+
+    sync_engine = session.get_bind().engine
+    event.listen(sync_engine, "before_cursor_execute", seen)
+    try:
+        await session.flush()
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", seen)
+    assert len(statements) == 1, statements
+    rows = (await session.execute(text(
+        "SELECT * FROM audit_log WHERE entity_type = 'patient' ORDER BY seq DESC LIMIT 21"))
+    ).mappings().all()[::-1]
+    assert [r["action"] for r in rows] == ["search"] + ["read"] * 20
+    assert [r["patient_id"] for r in rows[1:]] == ids
+    assert [r["seq"] for r in rows] == list(range(rows[0]["seq"], rows[0]["seq"] + 21))
+    for before, row in itertools.pairwise(rows):
+        assert row["prev_hash"] == before["row_hash"]
+    for row in rows:
+        assert row["row_hash"] == chain.row_hash(row, row["prev_hash"])
+    assert rows[0]["changes"]["q"] == "ضغط \u00e9 'x'"
     result = await audit.verify_chain(session)
     assert result.ok, result

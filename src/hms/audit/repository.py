@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, bindparam, func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.audit.chain import GENESIS_HASH, HashTemplate
@@ -48,44 +49,81 @@ _SQL_TYPES = {"id": "uuid", "occurred_at": "timestamptz", "user_id": "uuid",
               "patient_id": "uuid", "changes": "json"}
 
 
+#: PostgreSQL array type of each column in :func:`append_rows` (``changes`` travels as
+#: JSON text: SQL NULL for no changes, as the ORM stores it).
+_ARRAY_TYPES = {"id": "uuid[]", "occurred_at": "timestamptz[]", "user_id": "uuid[]",
+                "patient_id": "uuid[]", "changes": "text[]"}
+
+
 def _append_statement() -> Any:
-    table = AuditEvent.__table__
     # Built once from the constants above: column names and types, never request values.
-    values = ", ".join(f"CAST(:{c} AS {_SQL_TYPES.get(c, 'varchar')})" for c in _EVENT_COLUMNS)
+    # r: the new rows in order (ord 1..n); t: the tail, read under the chain lock; c: the
+    # chain over r, each row's seq and prev_hash from the one before, hashed by finishing
+    # its template (the two placeholder replacements of chain.HashTemplate, then SHA-256).
+    arrays = ", ".join(f"CAST(:{c} AS {_ARRAY_TYPES.get(c, 'varchar[]')})"
+                       for c in _EVENT_COLUMNS)
+    finish = ("encode(sha256(convert_to(replace(replace(r.template, r.seq_target, "
+              "{seq}::text), r.prev_target, {prev}), 'UTF8')), 'hex')")
+    values = ", ".join("CAST(r.changes AS json)" if c == "changes" else f"r.{c}"
+                       for c in _EVENT_COLUMNS)
     sql = (
-        f"INSERT INTO audit_log ({', '.join(_EVENT_COLUMNS)}, seq, prev_hash, row_hash) "  # noqa: S608
-        f"SELECT {values}, t.seq, t.prev, encode(sha256(convert_to(replace(replace("
-        "CAST(:template AS text), CAST(:seq_target AS text), t.seq::text), "
-        "CAST(:prev_target AS text), t.prev), 'UTF8')), 'hex') "
-        "FROM (SELECT COALESCE(max(tail_seq), 0) + 1 AS seq, "
+        "WITH RECURSIVE r AS (SELECT * FROM unnest("  # noqa: S608
+        f"{arrays}, CAST(:template AS text[]), CAST(:seq_target AS text[]), "
+        "CAST(:prev_target AS text[])) WITH ORDINALITY "
+        f"AS r({', '.join(_EVENT_COLUMNS)}, template, seq_target, prev_target, ord)), "
+        "t AS (SELECT COALESCE(max(tail_seq), 0) AS seq, "
         "COALESCE(max(tail_hash), CAST(:genesis AS varchar)) AS prev "
-        "FROM hms_audit_chain_tail()) AS t "
+        "FROM hms_audit_chain_tail()), "
+        "c (ord, seq, prev, hash) AS ("
+        f"SELECT r.ord, t.seq + 1, t.prev, {finish.format(seq='(t.seq + 1)', prev='t.prev')} "
+        "FROM r, t WHERE r.ord = 1 "
+        "UNION ALL "
+        f"SELECT r.ord, c.seq + 1, c.hash, {finish.format(seq='(c.seq + 1)', prev='c.hash')} "
+        "FROM c JOIN r ON r.ord = c.ord + 1) "
+        f"INSERT INTO audit_log ({', '.join(_EVENT_COLUMNS)}, seq, prev_hash, row_hash) "
+        f"SELECT {values}, c.seq, c.prev, c.hash FROM r JOIN c ON c.ord = r.ord "
+        "ORDER BY r.ord "
         "RETURNING seq, prev_hash, row_hash")
-    # SQL NULL (not JSON null) for no changes, as the ORM stores it.
-    types = {c: JSON(none_as_null=True) if c == "changes" else table.c[c].type  # type: ignore[attr-defined]
-             for c in _EVENT_COLUMNS}
-    return text(sql).bindparams(*(bindparam(c, type_=types[c]) for c in _EVENT_COLUMNS))
+    return text(sql)
 
 
 _APPEND = _append_statement()
 
 
-def append_first(conn: Connection, values: dict[str, Any], template: HashTemplate
-                 ) -> tuple[int, str, str]:
-    """PostgreSQL: the transaction's first audit row in one round trip. Takes the chain's
-    append lock and reads the tail (``hms_audit_chain_tail()``), inserts the row after it
-    and hashes it in the database from ``template`` (SHA-256, the same bytes as
-    :func:`hms.audit.chain.canonical`). Returns ``(seq, prev_hash, row_hash)``.
+def _column(name: str, value: Any) -> Any:
+    if name == "changes":
+        return None if value is None else json.dumps(value)
+    return value
+
+
+def append_rows(conn: Connection, rows: Sequence[tuple[dict[str, Any], HashTemplate]]
+                ) -> list[tuple[int, str, str]]:
+    """PostgreSQL: a transaction's first audit rows in one round trip. Takes the chain's
+    append lock and reads the tail (``hms_audit_chain_tail()``), inserts the rows after it
+    in the order given and hashes each in the database from its template (SHA-256 of the
+    template with ``seq`` and the previous row's hash filled in: the same bytes as
+    :func:`hms.audit.chain.canonical`). Returns ``(seq, prev_hash, row_hash)`` per row, in
+    the order given.
 
     Args:
-        values: the row's columns other than ``seq``, ``prev_hash`` and ``row_hash``.
-        template: :func:`hms.audit.chain.hash_template` of the same values.
+        rows: at least one ``(values, template)``: the row's columns other than ``seq``,
+            ``prev_hash`` and ``row_hash``, and :func:`hms.audit.chain.hash_template` of the
+            same values.
+
+    Raises:
+        RuntimeError: the database wrote fewer rows than given (never expected; the
+            transaction must not commit).
     """
-    row = conn.execute(_APPEND, {
-        **{c: values.get(c) for c in _EVENT_COLUMNS}, "template": template.text,
-        "seq_target": template.seq_target, "prev_target": template.prev_target,
-        "genesis": GENESIS_HASH}).one()
-    return int(row[0]), str(row[1]), str(row[2])
+    params: dict[str, Any] = {
+        c: [_column(c, values.get(c)) for values, _ in rows] for c in _EVENT_COLUMNS}
+    params["template"] = [t.text for _, t in rows]
+    params["seq_target"] = [t.seq_target for _, t in rows]
+    params["prev_target"] = [t.prev_target for _, t in rows]
+    params["genesis"] = GENESIS_HASH
+    out = sorted((int(seq), str(prev), str(h)) for seq, prev, h in conn.execute(_APPEND, params))
+    if len(out) != len(rows):
+        raise RuntimeError(f"audit append wrote {len(out)} of {len(rows)} rows")
+    return out
 
 
 def chain_tail(conn: Connection) -> tuple[int, str] | None:

@@ -7,10 +7,11 @@ session) gives the new rows their ``seq``, ``prev_hash`` and ``row_hash`` in the
 were recorded. The first audit flush of a transaction takes the chain's append lock
 (PostgreSQL advisory transaction lock; SQLite's ``BEGIN IMMEDIATE`` already serialises
 writers), so two transactions can never chain to the same predecessor, and reads the tail
-(one probe of the unique ``seq`` index); on PostgreSQL the lock, the tail, the first row's
-insert and its hash are one statement (:func:`hms.audit.repository.append_first`), so an
-audited read costs one round trip for its audit row. Later rows and flushes of the same
-transaction continue from the tail it remembers. The lock is
+(one probe of the unique ``seq`` index); on PostgreSQL the lock, the tail, and the insert
+and hashing of every row of that flush are one statement
+(:func:`hms.audit.repository.append_rows`), so an audited read or search costs one round
+trip for its audit rows. Later flushes of the same transaction continue from the tail it
+remembers. The lock is
 held to the end of the transaction: appends are serialised, reads are not.
 """
 
@@ -38,7 +39,7 @@ from hms.audit.models import AuditEvent
 from hms.audit.repository import (
     AuditRepository,
     EventFilter,
-    append_first,
+    append_rows,
     lock_and_read_tail,
 )
 from hms.audit.schemas import (
@@ -64,8 +65,8 @@ _TAIL = "hms.audit.chain_tail"
 def _chain_new_events(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
     """``before_flush``: give the session's new audit rows their place in the chain. The
     first audit flush of a transaction takes the append lock and reads the tail (on
-    PostgreSQL in the same statement that inserts and hashes the first row, which is then
-    taken out of the session); later rows continue from the remembered tail."""
+    PostgreSQL in the same statement that inserts and hashes that flush's rows, which are
+    then taken out of the session); later rows continue from the remembered tail."""
     pending = [obj for obj in session.new
                if isinstance(obj, AuditEvent) and obj.row_hash is None]
     if not pending:
@@ -79,15 +80,19 @@ def _chain_new_events(session: Session, _ctx: UOWTransaction, _instances: object
     if tail is None:
         conn = session.connection()
         if conn.dialect.name == "postgresql":
-            # Lock, tail, insert and hash in one round trip; the ORM must not insert it too.
-            first = pending.pop(0)
-            values = {name: getattr(first, name) for name in HASHED_FIELDS}
-            first.seq, first.prev_hash, first.row_hash = append_first(
-                conn, values, hash_template(values))
-            session.expunge(first)
-            tail = (first.seq, first.row_hash)
-        else:
-            tail = lock_and_read_tail(conn) or (0, GENESIS_HASH)
+            # Lock, tail, insert and hash of every pending row in one round trip; the ORM
+            # must not insert them too.
+            rows = []
+            for ev in pending:
+                values = {name: getattr(ev, name) for name in HASHED_FIELDS}
+                rows.append((values, hash_template(values)))
+            chained = append_rows(conn, rows)
+            for ev, (seq, prev, digest) in zip(pending, chained, strict=True):
+                ev.seq, ev.prev_hash, ev.row_hash = seq, prev, digest
+                session.expunge(ev)
+            session.info[_TAIL] = (chained[-1][0], chained[-1][2])
+            return
+        tail = lock_and_read_tail(conn) or (0, GENESIS_HASH)
     seq, prev = tail
     for ev in pending:
         seq += 1
