@@ -97,6 +97,23 @@ class TestCountAndPages:
                                 headers=nurse)).json()
         assert (few["total"], few["total_exact"]) == (1, True)
 
+    async def test_a_total_at_the_cap_is_exact_and_one_more_is_not(self, client, nurse,
+                                                                  session, monkeypatch):
+        from hms.patients import repository
+
+        monkeypatch.setattr(repository, "COUNT_CAP", 3)
+        for family in ("Amin", "Badr", "Fouad"):
+            await make_patient(session, full_name=f"Hoda {family}")
+        query = {"name": "hoda", "page_size": 2}
+        body = (await client.get(f"{URL}/search", params=query, headers=nurse)).json()
+        assert (body["total"], body["total_exact"], len(body["items"])) == (3, True, 2)
+        await make_patient(session, full_name="Hoda Gamal")
+        body = (await client.get(f"{URL}/search", params=query, headers=nurse)).json()
+        assert (body["total"], body["total_exact"], len(body["items"])) == (3, False, 2)
+        last = (await client.get(f"{URL}/search", params={**query, "page": 2},
+                                 headers=nurse)).json()
+        assert [p["full_name"] for p in last["items"]] == ["Hoda Fouad", "Hoda Gamal"]
+
 
 class TestDictionary:
     async def test_renamed_and_erased_names_keep_the_dictionary_true(self, client, nurse,

@@ -38,7 +38,7 @@ class VitalSigns(TimestampMixin, Base):
         ForeignKey("patient_visits.id"), index=True
     )
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     temperature_celsius: Mapped[float | None] = mapped_column(Float)
     pulse_bpm: Mapped[int | None] = mapped_column(Integer)
     blood_pressure_systolic: Mapped[int | None] = mapped_column(Integer)

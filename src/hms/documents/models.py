@@ -28,7 +28,7 @@ class VisitDocument(Base):
     document_type: Mapped[str] = mapped_column(String(40), default="scan")
     description: Mapped[str | None] = mapped_column(Text)
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     dicom_modality: Mapped[str | None] = mapped_column(String(16))
     dicom_study_date: Mapped[date | None] = mapped_column(Date)
     dicom_body_part: Mapped[str | None] = mapped_column(String(64))

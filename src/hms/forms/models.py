@@ -24,7 +24,7 @@ class FormSubmission(Base):
     form_version: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20), default="completed")
     submitted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -56,6 +56,7 @@ class Patient(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("source_system", "source_id", name="uq_patients_source"),
         Index("ix_patients_name_search", "name_search"),
+        Index("ix_patients_is_active_created_at", "is_active", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

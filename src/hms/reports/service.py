@@ -165,7 +165,8 @@ async def build_dashboard(session: AsyncSession, *, now: datetime | None = None
     new_30 = await patients_stats.count_registered(session, since=month0, before=day1)
     total = await patients_stats.count_registered(session)
 
-    now_by_status = await visits_stats.status_counts(session)
+    now_by_status = await visits_stats.status_counts(
+        session, statuses=visits_stats.ACTIVE_STATUSES)
     active_ids = await visits_stats.active_visit_ids(session)
     clinical_today = await forms_stats.assessment_statistics(session, day0, day1)
     high_risk = await forms_stats.high_fall_risk_visit_count(session, active_ids)

@@ -19,6 +19,8 @@ class Visit(TimestampMixin, Base):
         UniqueConstraint("source_system", "source_id", name="uq_patient_visits_source"),
         Index("ix_patient_visits_status_started_at", "status", "started_at"),
         Index("ix_patient_visits_patient_id_started_at", "patient_id", "started_at"),
+        Index("ix_patient_visits_started_at", "started_at"),
+        Index("ix_patient_visits_status_ended_at", "status", "ended_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
