@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from hms.clinical import service as clinical_service
 from hms.clinical import stats as clinical_stats
@@ -12,6 +13,7 @@ from hms.clinical.schemas import VitalSignsInput
 from hms.core.permissions import Role
 from hms.forms import service as forms_service
 from hms.forms import stats as forms_stats
+from hms.visits.models import Visit
 from tests.forms.factories import (
     LOW_RISK_FALL,
     NORMAL_VITALS,
@@ -93,6 +95,11 @@ class TestAssessmentStatistics:
         assert await forms_stats.high_fall_risk_visit_count(session, ids) == 1
         assert await forms_stats.high_fall_risk_visit_count(session, ids[1:]) == 0
         assert await forms_stats.high_fall_risk_visit_count(session, []) == 0
+        # The same visits as a statement: one query, same answer.
+        assert await forms_stats.high_fall_risk_visit_count(
+            session, select(Visit.id).where(Visit.id.in_(ids))) == 1
+        assert await forms_stats.high_fall_risk_visit_count(
+            session, select(Visit.id).where(Visit.id.in_(ids[1:]))) == 0
 
 
 class TestOutOfRangeThresholds:

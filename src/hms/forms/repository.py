@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.forms.models import (
@@ -217,23 +217,33 @@ class FormRepository:
         stmt = _window(stmt, start, end)
         return [(int(r[0]), int(r[1])) for r in (await self.session.execute(stmt)).all()]
 
-    async def count_visits_in_band(self, visit_ids: Sequence[uuid.UUID], band: str) -> int:
-        """How many of ``visit_ids`` have a non-draft nursing assessment in ``band``
-        (queried in chunks of 1000 ids to stay under driver parameter limits)."""
-        ids = list(dict.fromkeys(visit_ids))
-        total = 0
-        for i in range(0, len(ids), 1000):
-            stmt = (
+    async def count_visits_in_band(
+        self, visit_ids: Sequence[uuid.UUID] | Select[uuid.UUID], band: str
+    ) -> int:
+        """How many of ``visit_ids`` have a non-draft nursing assessment in ``band``.
+
+        Args:
+            visit_ids: listed (queried in chunks of 1000 ids to stay under driver parameter
+                limits) or a statement selecting them (one query, as a subquery).
+        """
+        def count(ids: Sequence[uuid.UUID] | Select[uuid.UUID]) -> Select[int]:
+            return (
                 select(func.count())
                 .select_from(NursingAssessment)
                 .join(FallRiskAssessment,
                       FallRiskAssessment.nursing_assessment_id == NursingAssessment.id)
                 .join(FormSubmission, FormSubmission.id == NursingAssessment.submission_id)
-                .where(NursingAssessment.visit_id.in_(ids[i:i + 1000]),
+                .where(NursingAssessment.visit_id.in_(ids),
                        FallRiskAssessment.risk_level == band,
                        FormSubmission.status != "draft")
             )
-            total += int(await self.session.scalar(stmt) or 0)
+
+        if isinstance(visit_ids, Select):
+            return int(await self.session.scalar(count(visit_ids)) or 0)
+        ids = list(dict.fromkeys(visit_ids))
+        total = 0
+        for i in range(0, len(ids), 1000):
+            total += int(await self.session.scalar(count(ids[i:i + 1000])) or 0)
         return total
 
 

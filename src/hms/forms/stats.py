@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.clinical import stats as clinical_stats
@@ -60,10 +61,14 @@ async def assessment_statistics(
 
 
 async def high_fall_risk_visit_count(
-    session: AsyncSession, visit_ids: Sequence[uuid.UUID]
+    session: AsyncSession, visit_ids: Sequence[uuid.UUID] | Select[uuid.UUID]
 ) -> int:
     """How many of ``visit_ids`` have a non-draft nursing assessment in the Morse ``high``
     band (45 and above).
+
+    Args:
+        visit_ids: the visits, listed or as a statement selecting their ids (e.g.
+            :func:`hms.visits.stats.active_visit_ids`; counted in one query).
 
     Source: Morse JM, Morse RM, Tylko SJ (1989), Can J Aging 8(4):366-377.
     """

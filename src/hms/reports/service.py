@@ -167,9 +167,9 @@ async def build_dashboard(session: AsyncSession, *, now: datetime | None = None
 
     now_by_status = await visits_stats.status_counts(
         session, statuses=visits_stats.ACTIVE_STATUSES)
-    active_ids = await visits_stats.active_visit_ids(session)
     clinical_today = await forms_stats.assessment_statistics(session, day0, day1)
-    high_risk = await forms_stats.high_fall_risk_visit_count(session, active_ids)
+    high_risk = await forms_stats.high_fall_risk_visit_count(
+        session, visits_stats.active_visit_ids())
     filled_today = _filled_by_code(clinical_today)
 
     return DashboardRead(

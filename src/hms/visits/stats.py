@@ -146,11 +146,12 @@ async def visits_per_day(
     return out
 
 
-async def active_visit_ids(session: AsyncSession) -> list[uuid.UUID]:
-    """Ids of the visits going on now (status open or in_progress); no patient data.
+def active_visit_ids() -> Select[uuid.UUID]:
+    """The ids of the visits going on now (status open or in_progress), as a statement for
+    another module to use as a subquery (``IN (...)``), so that a count over them is one
+    query however many there are; no patient data.
 
     Returns:
-        Visit ids, in no particular order.
+        ``SELECT patient_visits.id WHERE status IN ('open', 'in_progress')``.
     """
-    stmt = select(Visit.id).where(Visit.status.in_(ACTIVE_STATUSES))
-    return list((await session.scalars(stmt)).all())
+    return select(Visit.id).where(Visit.status.in_(ACTIVE_STATUSES))
