@@ -3,6 +3,7 @@ fast; SIGTERM stops the workers (hms.core.serving)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -70,9 +71,18 @@ def server(tmp_path):
             break
         time.sleep(0.2)
     yield proc, port, env
+    # A graceful stop ends the workers too; SIGKILL on the parent alone would orphan them.
+    workers = _children(proc.pid) if proc.poll() is None else []
     if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_burst_of_connections_reaches_both_workers(server):
@@ -108,6 +118,16 @@ def test_sigterm_stops_every_worker(server):
     workers = _children(proc.pid)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
-    for pid in workers:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
-            f"/proc/{pid}/status").read_text()
+
+    def alive(pid: int) -> bool:
+        status = Path(f"/proc/{pid}/status")
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            return "zombie" not in status.read_text()
+        return False
+
+    # The workers are joined before the parent exits; multiprocessing's resource tracker
+    # (also a child) ends when the parent's end of its pipe closes, a moment later.
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if alive(pid)]
