@@ -26,7 +26,12 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy async URL; default is SQLite at <data_dir>/hms.db",
     )
-    db_pool_size: int = 10
+    db_pool_size: int = Field(default=10, ge=1, description=(
+        "PostgreSQL connections each server process keeps open"))
+    db_max_overflow: int = Field(default=0, ge=0, description=(
+        "Extra PostgreSQL connections a process may open in a burst (closed when returned)"))
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0, description=(
+        "How long a request waits for a free pooled connection before a 503 database_busy"))
     dashboard_max_age_seconds: float = Field(
         default=30.0, ge=0,
         description="GET /reports/dashboard serves figures at most this old (its "

@@ -62,7 +62,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = db is None
         app.state.db = db or Database(settings.effective_database_url,
-                                      pool_size=settings.db_pool_size)
+                                      pool_size=settings.db_pool_size,
+                                      max_overflow=settings.db_max_overflow,
+                                      pool_timeout=settings.db_pool_timeout_seconds)
         listener = None
         if not app.state.db.is_sqlite and settings.principal_cache_seconds > 0:
             cache = principal_cache.PrincipalCache(settings.principal_cache_seconds)

@@ -121,3 +121,35 @@ async def test_connection_lost_mid_use_is_a_503_to_retry(database_url, settings)
             assert retried.status_code == 200 and retried.json()["pid"] != first
     finally:
         await database.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_an_exhausted_pool_is_a_503_busy_not_a_new_connection(database_url, settings):
+    """With every pooled connection in use for longer than the pool timeout, a request gets
+    a 503 problem+json ``database_busy`` with Retry-After (no connection beyond the pool is
+    opened: no overflow by default), and once one is free the same request works."""
+    from sqlalchemy import text
+
+    from hms.db.session import Database
+
+    database = Database(database_url, pool_size=1, pool_timeout=0.2)
+    app: FastAPI = create_app(settings, db=database)
+
+    @app.get("/_test/backend")
+    async def backend(session: DbSession) -> dict[str, int]:
+        return {"pid": int(await session.scalar(text("SELECT pg_backend_pid()")))}
+
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False),
+                               base_url="http://testserver") as client:
+            async with database.engine.connect() as held:
+                holder = await held.scalar(text("SELECT pg_backend_pid()"))
+                busy = await client.get("/_test/backend")
+                assert busy.status_code == 503
+                assert busy.headers["content-type"].startswith("application/problem+json")
+                assert busy.json()["code"] == "database_busy"
+                assert busy.headers["retry-after"] == "1"
+            freed = await client.get("/_test/backend")
+            assert freed.status_code == 200 and freed.json()["pid"] == holder
+    finally:
+        await database.dispose()

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hms.core.errors import PROBLEM_JSON, HmsError, problem
@@ -136,6 +137,16 @@ def install(app: FastAPI) -> None:
                 "saved. Retry the request.", "database_unavailable",
                 instance=route_template(request)), {"Retry-After": "1"})
         return await _unhandled(request, exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection stayed busy for HMS_DB_POOL_TIMEOUT_SECONDS: nothing was
+        # read or written for this request; the client may retry shortly.
+        log.warning("database_pool_exhausted", route=route_template(request))
+        return _response(503, problem(
+            503, "Service unavailable", "The server is busy; nothing was saved. Retry the "
+            "request.", "database_busy", instance=route_template(request)),
+            {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
