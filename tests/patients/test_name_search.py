@@ -164,3 +164,31 @@ async def test_postgres_connections_plan_each_search(db):
         if conn.dialect.name != "postgresql":
             pytest.skip("PostgreSQL plan cache")
         assert (await conn.scalar(text("SHOW plan_cache_mode"))) == "force_custom_plan"
+
+
+async def test_every_query_word_is_looked_up_in_one_statement(session):
+    """PostgreSQL: the prefix and close-spelling lookups of all the words of a query are one
+    round trip; each word still gets its own prefixes and close spellings."""
+    from sqlalchemy import event
+
+    from hms.patients.name_search import NameQuery
+    from hms.patients.repository import NameWordRepository
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("one statement on PostgreSQL; SQLite reads the small dictionary")
+    await NameWordRepository(session).add(["hassan mahmoud", "hasan mahmud", "ali"])
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        matches = await NameWordRepository(session).expand(NameQuery.parse("hsasan mahmo"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 1
+    assert [m.word for m in matches] == ["hsasan", "mahmo"]
+    assert matches[0].prefixed == () and set(matches[0].close) >= {"hassan", "hasan"}
+    assert matches[1].prefixed == ("mahmoud",)

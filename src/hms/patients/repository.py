@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Text,
     and_,
     bindparam,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    union,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -111,32 +112,63 @@ class NameWordRepository:
 
     async def expand(self, query: NameQuery) -> list[WordMatches]:
         """What each query word may stand for: the dictionary words it starts, and close
-        spellings of it (pg_trgm trigram similarity; computed in Python on SQLite)."""
+        spellings of it (pg_trgm trigram similarity; computed in Python on SQLite).
+
+        PostgreSQL: one round trip for every word of the query (the prefix and candidate
+        lookups of all words in one ``UNION ALL``)."""
+        if self._postgres:
+            return await self._expand_pg(query)
         out = []
         everything: list[str] | None = None
         for word in query.words:
-            prefixed = list(await self.session.scalars(
-                select(PatientNameWord.word)
-                .where(PatientNameWord.word.like(_escape_like(word) + "%", escape="\\"))
-                .order_by(PatientNameWord.word).limit(PREFIX_MAX_WORDS + 1)))
+            prefixed = list(await self.session.scalars(_prefixed_words(word)))
             close: list[str] = []
             if len(word) >= FUZZY_MIN_LENGTH:
-                if self._postgres:
-                    candidates = await _close_candidates_pg(self.session, word)
-                else:
-                    if everything is None:  # the embedded database's dictionary is small
-                        everything = list(await self.session.scalars(
-                            select(PatientNameWord.word)))
-                    candidates = everything
-                close = [w for w in close_words(word, candidates)
+                if everything is None:  # the embedded database's dictionary is small
+                    everything = list(await self.session.scalars(
+                        select(PatientNameWord.word)))
+                close = [w for w in close_words(word, everything)
                          if not w.startswith(word)][:FUZZY_MAX_WORDS]
             out.append(WordMatches(
                 word, tuple(prefixed) if len(prefixed) <= PREFIX_MAX_WORDS else None,
                 tuple(close)))
         return out
 
+    async def _expand_pg(self, query: NameQuery) -> list[WordMatches]:
+        parts = []
+        for i, word in enumerate(query.words):
+            parts.append(_tagged(_prefixed_words(word), i, "prefix"))
+            if len(word) >= FUZZY_MIN_LENGTH:
+                parts += [_tagged(stmt, i, "close") for stmt in _close_candidates_pg(word)]
+        prefixed: dict[int, list[str]] = {i: [] for i in range(len(query.words))}
+        candidates: dict[int, set[str]] = {i: set() for i in range(len(query.words))}
+        for i, kind, word in (await self.session.execute(union_all(*parts))).all():
+            (prefixed[i].append if kind == "prefix" else candidates[i].add)(word)
+        out = []
+        for i, word in enumerate(query.words):
+            found = sorted(prefixed[i])  # str order is byte order: the column's "C" collation
+            close = [w for w in close_words(word, sorted(candidates[i]))
+                     if not w.startswith(word)][:FUZZY_MAX_WORDS]
+            out.append(WordMatches(
+                word, tuple(found) if len(found) <= PREFIX_MAX_WORDS else None, tuple(close)))
+        return out
 
-async def _close_candidates_pg(session: AsyncSession, word: str) -> list[str]:
+
+def _prefixed_words(word: str) -> Select[str]:
+    """Dictionary words starting with ``word``, in order, one more than
+    :data:`PREFIX_MAX_WORDS` at most (so that "too many" can be told)."""
+    return (select(PatientNameWord.word)
+            .where(PatientNameWord.word.like(_escape_like(word) + "%", escape="\\"))
+            .order_by(PatientNameWord.word).limit(PREFIX_MAX_WORDS + 1))
+
+
+def _tagged(stmt: Select[str], index: int, kind: str) -> Select[int, str, str]:
+    """``stmt``'s words with the query word's position and the kind of lookup."""
+    sub = stmt.subquery()
+    return select(literal(index).label("i"), literal(kind).label("kind"), sub.c.word)
+
+
+def _close_candidates_pg(word: str) -> list[Select[str]]:
     """Dictionary words that may be close spellings of ``word`` (PostgreSQL): those sharing
     enough trigrams (GIN trigram index) and those with the same first letter and a length
     within the edit limit (primary-key range); :func:`close_words` decides."""
@@ -149,8 +181,7 @@ async def _close_candidates_pg(session: AsyncSession, word: str) -> list[str]:
                  .where(PatientNameWord.word.like(_escape_like(word[0]) + "%", escape="\\"),
                         func.length(PatientNameWord.word).between(len(word) - edits,
                                                                   len(word) + edits)))
-    rows = await session.scalars(union(by_trigram, by_letter))
-    return list(rows)
+    return [by_trigram, by_letter]
 
 
 def _name_words_expr() -> ColumnElement[Any]:
