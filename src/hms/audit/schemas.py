@@ -70,8 +70,9 @@ class AuditEventRead(BaseModel):
     prev_hash: str = Field(description="row_hash of the row before (64 zeros for row 1)")
     row_hash: str = Field(description="SHA-256 of this row's canonical JSON and prev_hash")
 
-    @computed_field(description="Values before the change (seed 004 audit_logs.old_values); "
-                    "null for creates and reads")  # type: ignore[prop-decorator]
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Values before the change (seed 004 audit_logs.old_values); "
+                    "null for creates and reads")
     @property
     def old_values(self) -> dict[str, Any] | None:
         before = (self.changes or {}).get("before")

@@ -81,10 +81,7 @@ async def patient_details(session: AsyncSession, actor: Principal, patient_ref: 
         NotFound (404): no such patient, or outside the actor's ``patient:read`` scope.
     """
     # Function-level: scheduling.service imports patients.service (and may reach us).
-    try:
-        from hms.scheduling import service as scheduling_service
-    except ImportError:  # pragma: no cover - until the scheduling service is merged
-        scheduling_service = None
+    from hms.scheduling import service as scheduling_service
 
     access = patients_service.identifier_access(actor)
     patient = await patients_service.get_patient(session, patient_ref, access=access,
@@ -98,9 +95,8 @@ async def patient_details(session: AsyncSession, actor: Principal, patient_ref: 
     if record is not None:
         await audit.record(session, AuditAction.READ, patients_service.RECORD_ENTITY,
                            record.id, patient_id=patient.id, changes={"via": "details"})
-    appointments = [] if scheduling_service is None else list(
-        await scheduling_service.appointments_of_patient(session, patient.id,
-                                                         limit=appointments_limit))
+    appointments = list(await scheduling_service.appointments_of_patient(
+        session, patient.id, limit=appointments_limit))
     return PatientDetails(patient=patient, insurance_provider=provider,
                           medical_record=record, appointments=appointments)
 
