@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
@@ -92,24 +94,33 @@ async def test_busy_connections_are_not_pinged(database_url):
         await engine.dispose()
 
 
-@pytest.mark.postgres_only
-async def test_connection_lost_mid_use_is_a_503_to_retry(database_url, settings):
-    """When the database drops a connection in steady use, the request gets a 503
-    problem+json with Retry-After (nothing was saved) and the retry succeeds."""
+@contextlib.asynccontextmanager
+async def _backend_client(settings, database) -> AsyncIterator[AsyncClient]:
+    """A client of an app on ``database`` with one extra route, ``GET /_test/backend``,
+    answering ``{"pid": <the PostgreSQL backend pid of its session>}``."""
     from sqlalchemy import text
 
-    from hms.db.session import Database
-
-    database = Database(database_url, pool_size=1)
     app: FastAPI = create_app(settings, db=database)
 
     @app.get("/_test/backend")
     async def backend(session: DbSession) -> dict[str, int]:
         return {"pid": int(await session.scalar(text("SELECT pg_backend_pid()")))}
 
+    async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False),
+                           base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.mark.postgres_only
+async def test_connection_lost_mid_use_is_a_503_to_retry(database_url, settings):
+    """When the database drops a connection in steady use, the request gets a 503
+    problem+json with Retry-After (nothing was saved) and the retry succeeds."""
+
+    from hms.db.session import Database
+
+    database = Database(database_url, pool_size=1)
     try:
-        async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False),
-                               base_url="http://testserver") as client:
+        async with _backend_client(settings, database) as client:
             first = (await client.get("/_test/backend")).json()["pid"]
             await _terminate(first)
             lost = await client.get("/_test/backend")
@@ -133,15 +144,8 @@ async def test_an_exhausted_pool_is_a_503_busy_not_a_new_connection(database_url
     from hms.db.session import Database
 
     database = Database(database_url, pool_size=1, pool_timeout=0.2)
-    app: FastAPI = create_app(settings, db=database)
-
-    @app.get("/_test/backend")
-    async def backend(session: DbSession) -> dict[str, int]:
-        return {"pid": int(await session.scalar(text("SELECT pg_backend_pid()")))}
-
     try:
-        async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False),
-                               base_url="http://testserver") as client:
+        async with _backend_client(settings, database) as client:
             async with database.engine.connect() as held:
                 holder = await held.scalar(text("SELECT pg_backend_pid()"))
                 busy = await client.get("/_test/backend")

@@ -125,6 +125,12 @@ def install(app: FastAPI) -> None:
                                          instance=route_template(request)),
                          dict(exc.headers) if exc.headers else None)
 
+    def _retry_soon(request: Request, detail: str, code: str) -> JSONResponse:
+        """503 problem+json with ``Retry-After: 1``: nothing was saved, retrying is safe."""
+        return _response(503, problem(503, "Service unavailable", detail, code,
+                                      instance=route_template(request)),
+                         {"Retry-After": "1"})
+
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         # The database dropped a connection in use (restart, failover): SQLAlchemy has
@@ -132,10 +138,8 @@ def install(app: FastAPI) -> None:
         # and the client may safely retry.
         if exc.connection_invalidated:
             log.warning("database_connection_lost", route=route_template(request))
-            return _response(503, problem(
-                503, "Service unavailable", "The database connection was lost; nothing was "
-                "saved. Retry the request.", "database_unavailable",
-                instance=route_template(request)), {"Retry-After": "1"})
+            return _retry_soon(request, "The database connection was lost; nothing was "
+                               "saved. Retry the request.", "database_unavailable")
         return await _unhandled(request, exc)
 
     @app.exception_handler(PoolTimeout)
@@ -143,10 +147,8 @@ def install(app: FastAPI) -> None:
         # Every pooled connection stayed busy for HMS_DB_POOL_TIMEOUT_SECONDS: nothing was
         # read or written for this request; the client may retry shortly.
         log.warning("database_pool_exhausted", route=route_template(request))
-        return _response(503, problem(
-            503, "Service unavailable", "The server is busy; nothing was saved. Retry the "
-            "request.", "database_busy", instance=route_template(request)),
-            {"Retry-After": "1"})
+        return _retry_soon(request, "The server is busy; nothing was saved. Retry the "
+                           "request.", "database_busy")
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -143,7 +143,10 @@ class NameWordRepository:
         prefixed: dict[int, list[str]] = {i: [] for i in range(len(query.words))}
         candidates: dict[int, set[str]] = {i: set() for i in range(len(query.words))}
         for i, kind, word in (await self.session.execute(union_all(*parts))).all():
-            (prefixed[i].append if kind == "prefix" else candidates[i].add)(word)
+            if kind == "prefix":
+                prefixed[i].append(word)
+            else:
+                candidates[i].add(word)
         out = []
         for i, word in enumerate(query.words):
             found = sorted(prefixed[i])  # str order is byte order: the column's "C" collation
