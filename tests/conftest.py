@@ -116,9 +116,17 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def connection(db: Database) -> AsyncIterator[AsyncConnection]:
-    """A connection holding the outer transaction that is rolled back after the test."""
+    """A connection holding the outer transaction that is rolled back after the test.
+
+    On PostgreSQL the audit chain's trigger (migration 0019) is IMMEDIATE in it: the
+    outer transaction never commits, so audit rows are chained as they are flushed and a
+    test can read them as plain rows. The commit-time chaining that production runs is
+    tested by the ``committed`` tests (tests/audit/test_chain.py, the end-to-end days).
+    """
     async with db.engine.connect() as conn:
         trans = await conn.begin()
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SET CONSTRAINTS audit_pending_chain IMMEDIATE"))
         yield conn
         if trans.is_active:
             await trans.rollback()

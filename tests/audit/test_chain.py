@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.audit import chain
 from hms.audit import service as audit
+from hms.audit.repository import CHAIN_LOCK_KEY
 from hms.audit.schemas import AuditAction
 from hms.db.migrate import downgrade, upgrade
 from hms.db.session import create_engine
@@ -173,32 +174,128 @@ class TestAppendOnlyOnPostgres:
         assert await audit.count_events(session, entity_type="probe") == 1
 
 
+async def _wipe(db) -> None:
+    from tests.conftest import delete_all_rows
+    async with db.engine.begin() as conn:
+        await delete_all_rows(conn)
+
+
+async def _probe_rows(db) -> list[tuple[str, int]]:
+    async with db.sessionmaker() as check:
+        return [(r[0], r[1]) for r in (await check.execute(text(
+            "SELECT entity_id, seq FROM audit_log WHERE entity_type = 'probe' "
+            "ORDER BY seq"))).all()]
+
+
 @pytest.mark.postgres_only
 @pytest.mark.committed
-async def test_two_transactions_never_chain_to_the_same_row(db) -> None:
-    """The second writer waits on the chain lock until the first commits, then chains after
-    it (without the lock both would take seq N+1 and one commit would fail)."""
+async def test_a_flushed_transaction_does_not_hold_the_chain_lock(db) -> None:
+    """The audit rows of an open transaction are only queued: the chain's append lock is
+    free until that transaction commits (before migration 0019 the first flush took it, and
+    every other audited request waited until this one's COMMIT arrived)."""
+    try:
+        async with db.sessionmaker() as first, db.sessionmaker() as other:
+            await audit.record(first, AuditAction.READ, "probe", "first")
+            await first.flush()
+            assert await _probe_rows(db) == []  # nothing in the trail before COMMIT
+            took = await other.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                      {"key": CHAIN_LOCK_KEY})
+            assert took is True
+            await other.rollback()  # releases it
+            await first.commit()
+        assert [e for e, _ in await _probe_rows(db)] == ["first"]
+    finally:
+        await _wipe(db)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.committed
+async def test_rows_are_chained_in_commit_order(db) -> None:
+    """Two open transactions queue rows side by side; each is chained when it commits, the
+    later commit after the earlier, and the trail verifies."""
     try:
         async with db.sessionmaker() as first, db.sessionmaker() as second:
-            await audit.record(first, AuditAction.READ, "probe", "first")
-            await first.flush()  # takes the chain lock
+            await audit.record(first, AuditAction.READ, "probe", "first-a")
+            await audit.record(first, AuditAction.READ, "probe", "first-b")
+            await first.flush()
             await audit.record(second, AuditAction.READ, "probe", "second")
-            waiting = asyncio.create_task(second.flush())
-            await asyncio.sleep(0.3)
-            assert not waiting.done()
-            await first.commit()
-            await waiting
+            await asyncio.wait_for(second.flush(), 5)  # no waiting on the first
             await second.commit()
+            await first.commit()
+        rows = await _probe_rows(db)
+        assert [e for e, _ in rows] == ["second", "first-a", "first-b"]
+        assert [s for _, s in rows] == list(range(rows[0][1], rows[0][1] + 3))
         async with db.sessionmaker() as check:
             assert (await audit.verify_chain(check)).ok
-            rows = (await check.execute(text(
-                "SELECT entity_id, seq FROM audit_log WHERE entity_type = 'probe' "
-                "ORDER BY seq"))).all()
-        assert [r[0] for r in rows] == ["first", "second"] and rows[1][1] == rows[0][1] + 1
     finally:
-        from tests.conftest import delete_all_rows
-        async with db.engine.begin() as conn:
-            await delete_all_rows(conn)
+        await _wipe(db)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.committed
+async def test_many_concurrent_commits_make_one_chain(db) -> None:
+    """Twenty transactions (two flushes each) committed at once: every row is chained once,
+    seq has no gap or repeat, and each transaction's rows keep their recorded order."""
+    async def one(n: int) -> None:
+        async with db.sessionmaker() as s:
+            await audit.record(s, AuditAction.READ, "probe", f"{n:02d}-1")
+            await s.flush()
+            await audit.record(s, AuditAction.READ, "probe", f"{n:02d}-2")
+            await audit.record(s, AuditAction.READ, "probe", f"{n:02d}-3")
+            await s.commit()
+
+    try:
+        await asyncio.gather(*(one(n) for n in range(20)))
+        rows = await _probe_rows(db)
+        assert len(rows) == 60 and len({e for e, _ in rows}) == 60
+        assert [s for _, s in rows] == list(range(rows[0][1], rows[0][1] + 60))
+        for n in range(20):
+            mine = [e for e, _ in rows if e.startswith(f"{n:02d}-")]
+            assert mine == [f"{n:02d}-1", f"{n:02d}-2", f"{n:02d}-3"]
+        async with db.sessionmaker() as check:
+            assert (await audit.verify_chain(check)).ok
+            assert await check.scalar(text("SELECT count(*) FROM audit_pending")) == 0
+    finally:
+        await _wipe(db)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.committed
+async def test_a_rolled_back_transaction_leaves_nothing_queued(db) -> None:
+    try:
+        async with db.sessionmaker() as s:
+            await audit.record(s, AuditAction.READ, "probe", "never")
+            await s.flush()
+            await s.rollback()
+            await audit.record(s, AuditAction.READ, "probe", "kept")
+            await s.commit()
+        assert [e for e, _ in await _probe_rows(db)] == ["kept"]
+        async with db.sessionmaker() as check:
+            assert await check.scalar(text("SELECT count(*) FROM audit_pending")) == 0
+            assert (await audit.verify_chain(check)).ok
+    finally:
+        await _wipe(db)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.committed
+async def test_a_read_of_the_trail_sees_the_transaction_s_own_rows(db) -> None:
+    """A patient's export records its EXPORT row and then lists the patient's disclosures
+    in the same transaction: the queued row is chained first, so the listing includes it
+    (and everything still commits once and verifies)."""
+    patient = uuid.uuid4()
+    try:
+        async with db.sessionmaker() as s:
+            await audit.record(s, AuditAction.EXPORT, "probe", "export", patient_id=patient)
+            seen = await audit.disclosures(s, patient)
+            assert [e.entity_id for e in seen] == ["export"]
+            await audit.record(s, AuditAction.READ, "probe", "after", patient_id=patient)
+            await s.commit()
+        assert [e for e, _ in await _probe_rows(db)] == ["export", "after"]
+        async with db.sessionmaker() as check:
+            assert (await audit.verify_chain(check)).ok
+    finally:
+        await _wipe(db)
 
 
 def _frozen_migration():
@@ -220,7 +317,6 @@ def test_the_migration_hashes_like_the_app() -> None:
            "changes": {"after": {"ü": [1, 2.5, None]}}, "ip": "127.0.0.1",
            "user_agent": "pytest", "request_id": "abc"}
     assert frozen._row_hash(row, "a" * 64) == chain.row_hash(row, "a" * 64)
-    from hms.audit.repository import CHAIN_LOCK_KEY
     assert f"pg_advisory_xact_lock({CHAIN_LOCK_KEY})" in frozen._TAIL_FUNCTION
 
 
@@ -286,9 +382,9 @@ def test_the_hash_template_finishes_to_the_canonical_row() -> None:
 
 @pytest.mark.postgres_only
 async def test_rows_hashed_by_the_database_verify(session) -> None:
-    """On PostgreSQL the first audit row of a transaction is inserted and hashed by one
-    statement; it, the rows after it in the same flush and a later flush all verify, and
-    odd values (non-ASCII, a ``changes`` key named ``seq``, no changes) hash alike."""
+    """On PostgreSQL the database chains and hashes the rows (trigger of migration 0019):
+    the rows of one flush and of a later flush all verify, and odd values (non-ASCII, a
+    ``changes`` key named ``seq``, no changes) hash alike."""
     await audit.record(session, AuditAction.UPDATE, "patient", "p1", changes={
         "seq": "1", "prev_hash": None, "after": {"full_name": "Zoë ضغط"}})
     await audit.record(session, AuditAction.READ, "patient", "p2")
@@ -311,7 +407,9 @@ async def test_rows_hashed_by_the_database_verify(session) -> None:
 @pytest.mark.postgres_only
 async def test_a_search_s_rows_are_one_statement_and_verify(session) -> None:
     """A flush of many audit rows (a search: one SEARCH and a READ per patient shown) is one
-    statement on PostgreSQL: the rows come back in the order recorded, consecutive, each
+    statement on PostgreSQL (the queue INSERT; the chaining trigger runs inside the
+    database, here at once as the test transaction's trigger is IMMEDIATE): the rows come
+    back in the order recorded, consecutive, each
     linked to the one before and hashed like the app hashes, whatever they hold."""
     ids = [uuid.uuid4() for _ in range(20)]
     await audit.record(session, AuditAction.SEARCH, "patient", None, changes={
@@ -322,7 +420,7 @@ async def test_a_search_s_rows_are_one_statement_and_verify(session) -> None:
     statements: list[str] = []
 
     def seen(conn, cursor, statement, *args) -> None:
-        if "audit_log" in statement:
+        if "audit_" in statement:
             statements.append(statement)
 
     sync_engine = session.get_bind().engine

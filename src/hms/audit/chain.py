@@ -71,7 +71,8 @@ def canonical(row: Mapping[str, Any], prev_hash: str) -> bytes:
 @dataclass(frozen=True, slots=True)
 class HashTemplate:
     """:func:`canonical` of a row whose ``seq`` and ``prev_hash`` are not known yet, for
-    PostgreSQL to finish under the chain lock (one round trip: read the tail, insert, hash).
+    PostgreSQL to finish under the chain lock when the transaction commits (the chaining
+    trigger of migration 0019 reads the tail, fills in both and hashes).
 
     Replacing ``seq_target`` by the decimal ``seq`` and ``prev_target`` by the previous
     ``row_hash`` in ``text`` gives exactly ``canonical(row, prev_hash)``; SHA-256 of that is

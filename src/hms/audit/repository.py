@@ -12,82 +12,40 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hms.audit.chain import GENESIS_HASH, HashTemplate
+from hms.audit.chain import HashTemplate
 from hms.audit.models import AuditEvent
 
 #: Key of the PostgreSQL transaction-level advisory lock that serialises appends to the
 #: chain (ASCII "hmsaudit" as a 64-bit integer; the same constant is in the
-#: ``hms_audit_chain_tail()`` function of migration 0007). Held from a transaction's first
-#: audit flush to its commit or rollback.
+#: ``hms_audit_chain_tail()`` function of migration 0007). Taken at COMMIT by the chaining
+#: trigger of migration 0019 and released when the commit ends.
 CHAIN_LOCK_KEY = 0x686D7361_75646974
 
+#: The deferred constraint trigger (migration 0019) that chains queued rows at COMMIT.
+CHAIN_TRIGGER = "audit_pending_chain"
 
-def lock_and_read_tail(conn: Connection) -> tuple[int, str] | None:
-    """Take the chain's append lock for the rest of the transaction, then read the tail:
-    ``(seq, row_hash)`` of the last row, or None for an empty trail.
-
-    PostgreSQL: one round trip, ``hms_audit_chain_tail()`` (migration 0007) runs
-    ``pg_advisory_xact_lock`` and then reads the tail with a snapshot taken after the lock
-    was granted (a VOLATILE function gets a new snapshot per statement under READ
-    COMMITTED), so no other transaction can append between this read and the caller's
-    insert. SQLite: hms opens every write transaction with ``BEGIN IMMEDIATE``, which
-    serialises writers already; the tail is one probe of the unique ``seq`` index.
-    """
-    if conn.dialect.name == "postgresql":
-        row = conn.execute(text("SELECT tail_seq, tail_hash FROM hms_audit_chain_tail()")
-                           ).first()
-        if row is None or row[0] is None:
-            return None
-        return int(row[0]), str(row[1])
-    return chain_tail(conn)
-
-
-#: The columns an append writes besides the chain's own three.
+#: The columns a queued row carries besides the chain's own three, in ``audit_pending``'s
+#: order (``id`` is queued as ``event_id``).
 _EVENT_COLUMNS = ("id", "occurred_at", "user_id", "username", "action", "entity_type",
                   "entity_id", "patient_id", "changes", "ip", "user_agent", "request_id")
-_SQL_TYPES = {"id": "uuid", "occurred_at": "timestamptz", "user_id": "uuid",
-              "patient_id": "uuid", "changes": "json"}
-
-
-#: PostgreSQL array type of each column in :func:`append_rows` (``changes`` travels as
-#: JSON text: SQL NULL for no changes, as the ORM stores it).
+#: PostgreSQL array type of each column (``changes`` travels as JSON text: SQL NULL for no
+#: changes, as the ORM stores it).
 _ARRAY_TYPES = {"id": "uuid[]", "occurred_at": "timestamptz[]", "user_id": "uuid[]",
                 "patient_id": "uuid[]", "changes": "text[]"}
 
 
-def _append_statement() -> Any:
+def _queue_statement() -> Any:
     # Built once from the constants above: column names and types, never request values.
-    # r: the new rows in order (ord 1..n); t: the tail, read under the chain lock; c: the
-    # chain over r, each row's seq and prev_hash from the one before, hashed by finishing
-    # its template (the two placeholder replacements of chain.HashTemplate, then SHA-256).
-    arrays = ", ".join(f"CAST(:{c} AS {_ARRAY_TYPES.get(c, 'varchar[]')})"
-                       for c in _EVENT_COLUMNS)
-    finish = ("encode(sha256(convert_to(replace(replace(r.template, r.seq_target, "
-              "{seq}::text), r.prev_target, {prev}), 'UTF8')), 'hex')")
-    values = ", ".join("CAST(r.changes AS json)" if c == "changes" else f"r.{c}"
-                       for c in _EVENT_COLUMNS)
-    sql = (
-        "WITH RECURSIVE r AS (SELECT * FROM unnest("  # noqa: S608
-        f"{arrays}, CAST(:template AS text[]), CAST(:seq_target AS text[]), "
-        "CAST(:prev_target AS text[])) WITH ORDINALITY "
-        f"AS r({', '.join(_EVENT_COLUMNS)}, template, seq_target, prev_target, ord)), "
-        "t AS (SELECT COALESCE(max(tail_seq), 0) AS seq, "
-        "COALESCE(max(tail_hash), CAST(:genesis AS varchar)) AS prev "
-        "FROM hms_audit_chain_tail()), "
-        "c (ord, seq, prev, hash) AS ("
-        f"SELECT r.ord, t.seq + 1, t.prev, {finish.format(seq='(t.seq + 1)', prev='t.prev')} "
-        "FROM r, t WHERE r.ord = 1 "
-        "UNION ALL "
-        f"SELECT r.ord, c.seq + 1, c.hash, {finish.format(seq='(c.seq + 1)', prev='c.hash')} "
-        "FROM c JOIN r ON r.ord = c.ord + 1) "
-        f"INSERT INTO audit_log ({', '.join(_EVENT_COLUMNS)}, seq, prev_hash, row_hash) "
-        f"SELECT {values}, c.seq, c.prev, c.hash FROM r JOIN c ON c.ord = r.ord "
-        "ORDER BY r.ord "
-        "RETURNING seq, prev_hash, row_hash")
-    return text(sql)
+    names = [*("event_id" if c == "id" else c for c in _EVENT_COLUMNS),
+             "template", "seq_target", "prev_target"]
+    values = [*(f"CAST(:{c} AS {_ARRAY_TYPES.get(c, 'varchar[]')})" for c in _EVENT_COLUMNS),
+              "CAST(:template AS text[])", "CAST(:seq_target AS text[])",
+              "CAST(:prev_target AS text[])"]
+    return text(f"INSERT INTO audit_pending ({', '.join(names)}) "  # noqa: S608
+                f"VALUES ({', '.join(values)})")
 
 
-_APPEND = _append_statement()
+_QUEUE = _queue_statement()
 
 
 def _column(name: str, value: Any) -> Any:
@@ -96,34 +54,37 @@ def _column(name: str, value: Any) -> Any:
     return value
 
 
-def append_rows(conn: Connection, rows: Sequence[tuple[dict[str, Any], HashTemplate]]
-                ) -> list[tuple[int, str, str]]:
-    """PostgreSQL: a transaction's first audit rows in one round trip. Takes the chain's
-    append lock and reads the tail (``hms_audit_chain_tail()``), inserts the rows after it
-    in the order given and hashes each in the database from its template (SHA-256 of the
-    template with ``seq`` and the previous row's hash filled in: the same bytes as
-    :func:`hms.audit.chain.canonical`). Returns ``(seq, prev_hash, row_hash)`` per row, in
-    the order given.
+def queue_rows(conn: Connection, rows: Sequence[tuple[dict[str, Any], HashTemplate]]) -> None:
+    """PostgreSQL: queue audit rows for the chain, in the order given, in one INSERT of one
+    ``audit_pending`` row (column arrays). Takes no lock: the deferred trigger of migration
+    0019 chains them when the transaction commits (append lock, tail, then each row's
+    ``seq``, ``prev_hash`` and ``row_hash``: SHA-256 of its template finished with both, the
+    same bytes as :func:`hms.audit.chain.canonical`). Rolled back with the transaction.
 
     Args:
         rows: at least one ``(values, template)``: the row's columns other than ``seq``,
             ``prev_hash`` and ``row_hash``, and :func:`hms.audit.chain.hash_template` of the
             same values.
-
-    Raises:
-        RuntimeError: the database wrote fewer rows than given (never expected; the
-            transaction must not commit).
     """
     params: dict[str, Any] = {
         c: [_column(c, values.get(c)) for values, _ in rows] for c in _EVENT_COLUMNS}
     params["template"] = [t.text for _, t in rows]
     params["seq_target"] = [t.seq_target for _, t in rows]
     params["prev_target"] = [t.prev_target for _, t in rows]
-    params["genesis"] = GENESIS_HASH
-    out = sorted((int(seq), str(prev), str(h)) for seq, prev, h in conn.execute(_APPEND, params))
-    if len(out) != len(rows):
-        raise RuntimeError(f"audit append wrote {len(out)} of {len(rows)} rows")
-    return out
+    conn.execute(_QUEUE, params)
+
+
+async def settle(session: AsyncSession) -> None:
+    """PostgreSQL: chain the transaction's queued audit rows now, so that a read of the
+    trail sees them. Switches the chaining trigger to IMMEDIATE for the rest of the
+    transaction: queued rows are chained at once (which takes the append lock until the
+    transaction ends) and later audit rows of the transaction as they are flushed.
+
+    Raises:
+        sqlalchemy.exc.ProgrammingError: the database is older than migration 0019.
+    """
+    conn = await session.connection()
+    await conn.execute(text(f"SET CONSTRAINTS {CHAIN_TRIGGER} IMMEDIATE"))
 
 
 def chain_tail(conn: Connection) -> tuple[int, str] | None:

@@ -3,16 +3,19 @@ so an audited change and its audit row commit (or roll back) together.
 
 The trail is a hash chain (:mod:`hms.audit.chain`). Callers only ``record``; when the
 session flushes, :func:`_chain_new_events` (a ``before_flush`` listener on every ORM
-session) gives the new rows their ``seq``, ``prev_hash`` and ``row_hash`` in the order they
-were recorded. The first audit flush of a transaction takes the chain's append lock
-(PostgreSQL advisory transaction lock; SQLite's ``BEGIN IMMEDIATE`` already serialises
-writers), so two transactions can never chain to the same predecessor, and reads the tail
-(one probe of the unique ``seq`` index); on PostgreSQL the lock, the tail, and the insert
-and hashing of every row of that flush are one statement
-(:func:`hms.audit.repository.append_rows`), so an audited read or search costs one round
-trip for its audit rows. Later flushes of the same transaction continue from the tail it
-remembers. The lock is
-held to the end of the transaction: appends are serialised, reads are not.
+session) takes the new rows in the order they were recorded.
+
+On PostgreSQL a flush queues them (one INSERT into ``audit_pending``, no lock:
+:func:`hms.audit.repository.queue_rows`) and the database chains them when the transaction
+commits (deferred trigger of migration 0019: the append lock, the tail, each row's ``seq``,
+``prev_hash`` and ``row_hash``), so the lock that serialises appends is held for the
+commit's own work, never across a round trip to this process; chain order is commit order.
+A read of the trail first chains the transaction's own queued rows
+(:func:`hms.audit.repository.settle`), so it sees them.
+
+On SQLite (one writer at a time: hms opens every write transaction with ``BEGIN
+IMMEDIATE``) the first audit flush of a transaction reads the tail and later flushes
+continue from the tail it remembers; rows are hashed here and inserted by the ORM.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from hms.audit.models import AuditEvent
 from hms.audit.repository import (
     AuditRepository,
     EventFilter,
-    append_rows,
-    lock_and_read_tail,
+    chain_tail,
+    queue_rows,
+    settle,
 )
 from hms.audit.schemas import (
     AuditAction,
@@ -52,21 +56,23 @@ from hms.core import context
 from hms.core.errors import ValidationFailed
 from hms.db.base import new_id, utcnow
 
-#: ``session.info``: ``(seq, row_hash)`` of the chain tail as this transaction left it.
-#: Present only while the transaction holds the chain's append lock; dropped when any
-#: transaction of the session ends (a rolled-back SAVEPOINT takes its rows, and on
-#: PostgreSQL the lock taken inside it, with it).
+#: ``session.info`` (SQLite): ``(seq, row_hash)`` of the chain tail as this transaction
+#: left it; dropped when any transaction of the session ends (a rolled-back SAVEPOINT takes
+#: its rows with it).
 _TAIL = "hms.audit.chain_tail"
+#: ``session.info`` (PostgreSQL): set when the session's transaction has queued audit rows
+#: for the chain; dropped when its outermost transaction ends.
+_QUEUED = "hms.audit.queued"
 
 
 # -- the hash chain, assigned at flush time -------------------------------------------------
 
 
 def _chain_new_events(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
-    """``before_flush``: give the session's new audit rows their place in the chain. The
-    first audit flush of a transaction takes the append lock and reads the tail (on
-    PostgreSQL in the same statement that inserts and hashes that flush's rows, which are
-    then taken out of the session); later rows continue from the remembered tail."""
+    """``before_flush``: give the session's new audit rows their place in the chain.
+    PostgreSQL: queue them for the chaining trigger (one statement) and take them out of
+    the session. SQLite: number and hash them after the tail (read at the transaction's
+    first audit flush, remembered after)."""
     pending = [obj for obj in session.new
                if isinstance(obj, AuditEvent) and obj.row_hash is None]
     if not pending:
@@ -76,23 +82,22 @@ def _chain_new_events(session: Session, _ctx: UOWTransaction, _instances: object
         if ev.id is None:
             ev.id = new_id()
         ev.occurred_at = (ev.occurred_at or utcnow()).astimezone(UTC)
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # Queued in one statement and chained by the database at COMMIT; the ORM must not
+        # insert them too.
+        rows = []
+        for ev in pending:
+            values = {name: getattr(ev, name) for name in HASHED_FIELDS}
+            rows.append((values, hash_template(values)))
+        queue_rows(conn, rows)
+        session.info[_QUEUED] = True
+        for ev in pending:
+            session.expunge(ev)
+        return
     tail = session.info.get(_TAIL)
     if tail is None:
-        conn = session.connection()
-        if conn.dialect.name == "postgresql":
-            # Lock, tail, insert and hash of every pending row in one round trip; the ORM
-            # must not insert them too.
-            rows = []
-            for ev in pending:
-                values = {name: getattr(ev, name) for name in HASHED_FIELDS}
-                rows.append((values, hash_template(values)))
-            chained = append_rows(conn, rows)
-            for ev, (seq, prev, digest) in zip(pending, chained, strict=True):
-                ev.seq, ev.prev_hash, ev.row_hash = seq, prev, digest
-                session.expunge(ev)
-            session.info[_TAIL] = (chained[-1][0], chained[-1][2])
-            return
-        tail = lock_and_read_tail(conn) or (0, GENESIS_HASH)
+        tail = chain_tail(conn) or (0, GENESIS_HASH)
     seq, prev = tail
     for ev in pending:
         seq += 1
@@ -102,8 +107,18 @@ def _chain_new_events(session: Session, _ctx: UOWTransaction, _instances: object
     session.info[_TAIL] = (seq, prev)
 
 
-def _transaction_ended(session: Session, _transaction: SessionTransaction) -> None:
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
     session.info.pop(_TAIL, None)
+    if transaction.parent is None:
+        session.info.pop(_QUEUED, None)
+
+
+async def _own_rows_chained(session: AsyncSession) -> None:
+    """Before a read of the trail: flush, and chain what this transaction has queued
+    (PostgreSQL; :func:`hms.audit.repository.settle`), so the read includes its own rows."""
+    await session.flush()
+    if session.info.get(_QUEUED):
+        await settle(session)
 
 
 event.listen(Session, "before_flush", _chain_new_events)
@@ -192,6 +207,7 @@ async def list_events(
 ) -> list[AuditEventRead]:
     """Audit rows, newest first, filtered by the given fields (not audited: for services
     and tests; the HTTP listing is :func:`page_events`)."""
+    await _own_rows_chained(session)
     rows = await AuditRepository(session).newest(
         EventFilter(entity_type=entity_type, entity_id=entity_id, patient_id=patient_id,
                     action=action), limit=limit)
@@ -204,6 +220,7 @@ async def disclosures(
     """The audit rows about one patient (who read, wrote, exported... their data, and when),
     newest first, at most ``limit`` (for the patient's export: an accounting of
     disclosures, HIPAA 45 CFR 164.528). Not audited: the caller audits the export."""
+    await _own_rows_chained(session)
     rows = await AuditRepository(session).newest(EventFilter(patient_id=patient_id),
                                                  limit=limit)
     return [AuditEventRead.model_validate(r) for r in rows]
@@ -211,6 +228,7 @@ async def disclosures(
 
 async def count_events(session: AsyncSession, **filters: Any) -> int:
     """Number of audit rows matching equality ``filters`` on AuditEvent columns."""
+    await _own_rows_chained(session)
     return await AuditRepository(session).count(**filters)
 
 
@@ -246,6 +264,7 @@ async def page_events(
                     occurred_from=_utc(occurred_from, "from"),
                     occurred_to=_utc(occurred_to, "to"))
     before = int(cursor) if cursor else None
+    await _own_rows_chained(session)
     rows = await AuditRepository(session).page_by_seq(f, before_seq=before, limit=limit + 1)
     items = [AuditEventRead.model_validate(r) for r in rows[:limit]]
     next_cursor = str(items[-1].seq) if len(rows) > limit and items else None
@@ -291,6 +310,7 @@ async def verify_chain(
         ``ok`` with the count and tail, or the first break (see
         :class:`~hms.audit.schemas.ChainVerification`). Reads only; writes no audit row.
     """
+    await _own_rows_chained(session)
     repo = AuditRepository(session)
     walker = ChainWalker()
     after: int | None = None
