@@ -217,9 +217,13 @@ async def prepare_context(base: str, passwords: dict[str, str], sessions: int,
 
             await asyncio.gather(*(one(n) for n in range(seed_patients)))
         reception = tokens["receptionist"][0]
+        # The oldest registrations: on an existing database the newest are the patients an
+        # earlier run registered (and HCMS ones without a national ID), which would make
+        # the pool, and so the searches, depend on what ran before.
         for page in range(1, 6):
             listing = await http.call("GET", "/api/v1/patients", reception,
-                                      params={"page": page, "page_size": 100})
+                                      params={"page": page, "page_size": 100,
+                                              "sort": "created_at,patient_number"})
             items = listing["items"]
             ctx.patients_total = listing.get("total") or ctx.patients_total
             ctx.patients += [p for p in items if p.get("national_id") and p.get("mobile")]

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
                     "session or a role (hms.identity.principal_cache); 0 reads the database "
                     "on every request. Not used on SQLite",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="At start-up each server process moves the objects alive then out of "
+                    "the cyclic garbage collector's reach (hms.core.serving."
+                    "freeze_startup_heap): no ~120 ms full-collection pauses under load",
+    )
     jwt_secret: str = DEV_JWT_SECRET
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_minutes: int = 30

@@ -17,7 +17,7 @@ from sqlalchemy import text
 import hms
 from hms.config import Settings, get_settings
 from hms.core import logging as hms_logging
-from hms.core import problems
+from hms.core import problems, serving
 from hms.core.middleware import (
     BodySizeLimitMiddleware,
     NulCharacterGuard,
@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             listener = principal_cache.PrincipalListener(cache, app.state.db.url)
             await listener.start()
             app.state.authenticator = principal_cache.CachedAuthenticator(cache)
+        if settings.gc_freeze:
+            serving.freeze_startup_heap()
         try:
             yield
         finally:

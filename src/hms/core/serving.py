@@ -17,6 +17,7 @@ worker, it is plain ``uvicorn.run``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import signal
 import socket
@@ -32,6 +33,24 @@ log = structlog.get_logger("hms.serving")
 GRACE_SECONDS = 20.0
 #: ``listen()`` backlog of each worker's socket.
 BACKLOG = 2048
+
+
+def freeze_startup_heap() -> int:
+    """Collect once, then move every object alive now (imported modules, FastAPI's routes
+    and Pydantic validators, SQLAlchemy's mappers, the connection pool...) out of the
+    cyclic garbage collector's reach (``gc.freeze``). Returns how many objects were frozen.
+
+    Why: a worker starts with ~200,000 tracked objects that live as long as the process,
+    and every full (oldest-generation) collection walked them all: ~120 ms with the event
+    loop stopped, felt as a latency spike by every request in flight on that worker. Frozen
+    objects are still freed when their reference count drops to zero; only cycles among
+    them would never be collected, and start-up objects live for the whole process anyway.
+    Source: CPython's ``gc.freeze`` documentation; the same technique Instagram described
+    for its Django servers ("Dismissing Python Garbage Collection at Instagram", 2017).
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def balanced_workers_supported() -> bool:
