@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -243,6 +243,18 @@ async def prepare_context(base: str, passwords: dict[str, str], sessions: int,
             services[0]["id"] if services else None)
         me = await http.call("GET", "/api/v1/auth/me", tokens["physician"][0])
         ctx.doctor_id = me["id"]
+        # The HCMS scenarios book one 30-minute slot of this doctor per iteration: start
+        # after the last one booked (by an earlier run on the same database), or every
+        # booking would be a 409 overlap.
+        latest = (await http.call("GET", "/api/v1/appointments", reception, params={
+            "doctor_id": ctx.doctor_id, "sort": "-starts_at", "page_size": 1}))["items"]
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(
+            hour=0, minute=0, second=0, microsecond=0)
+        ctx.slot_base = tomorrow
+        if latest:
+            ends = datetime.fromisoformat(latest[0]["ends_at"]).astimezone(UTC)
+            ctx.slot_base = max(tomorrow, ends.replace(minute=0, second=0, microsecond=0)
+                                + timedelta(hours=1))
         ctx.pdf = scenarios.make_pdf()
     return ctx
 

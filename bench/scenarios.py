@@ -62,6 +62,11 @@ class Context:
     rng: random.Random = field(default_factory=lambda: random.Random(5))
     run_tag: int = field(default_factory=lambda: random.SystemRandom().randint(0, 899))
     slot_seq: itertools.count = field(default_factory=lambda: itertools.count(0))
+    #: First HCMS appointment slot of this run: after every slot already booked for the
+    #: doctor (set by bench.run).
+    slot_base: datetime = field(default_factory=lambda: (
+        datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0,
+                                                       microsecond=0))
 
     def token(self, role: str, i: int) -> str:
         pool = self.tokens[role]
@@ -252,9 +257,7 @@ def build(ctx: Context) -> list[Scenario]:
                                         "phone": ctx.new_mobile(), "city": "Cairo",
                                         "country": "Egypt"})
         # One 30-minute slot per iteration, so the doctor is never double-booked.
-        base = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0,
-                                                               microsecond=0)
-        start = base + timedelta(days=ctx.run_tag, minutes=30 * next(ctx.slot_seq))
+        start = ctx.slot_base + timedelta(minutes=30 * next(ctx.slot_seq))
         appt = await http.call("POST", f"{API}/appointments", st["reception"], expect=201,
                                json={"patient_id": patient["id"], "doctor_id": ctx.doctor_id,
                                      "department_id": ctx.department_id,
