@@ -174,10 +174,21 @@ class TestAppendOnlyOnPostgres:
         assert await audit.count_events(session, entity_type="probe") == 1
 
 
-async def _wipe(db) -> None:
+@pytest.fixture
+async def wiped(db):
+    """For a test that commits: every table wiped afterwards."""
     from tests.conftest import delete_all_rows
+    yield db
     async with db.engine.begin() as conn:
         await delete_all_rows(conn)
+
+
+async def _assert_trail_sound(db, *, queue_empty: bool = False) -> None:
+    """The whole trail verifies (and, if asked, no queued row outlived its transaction)."""
+    async with db.sessionmaker() as check:
+        assert (await audit.verify_chain(check)).ok
+        if queue_empty:
+            assert await check.scalar(text("SELECT count(*) FROM audit_pending")) == 0
 
 
 async def _probe_rows(db) -> list[tuple[str, int]]:
@@ -189,51 +200,44 @@ async def _probe_rows(db) -> list[tuple[str, int]]:
 
 @pytest.mark.postgres_only
 @pytest.mark.committed
-async def test_a_flushed_transaction_does_not_hold_the_chain_lock(db) -> None:
+async def test_a_flushed_transaction_does_not_hold_the_chain_lock(db, wiped) -> None:
     """The audit rows of an open transaction are only queued: the chain's append lock is
     free until that transaction commits (before migration 0019 the first flush took it, and
     every other audited request waited until this one's COMMIT arrived)."""
-    try:
-        async with db.sessionmaker() as first, db.sessionmaker() as other:
-            await audit.record(first, AuditAction.READ, "probe", "first")
-            await first.flush()
-            assert await _probe_rows(db) == []  # nothing in the trail before COMMIT
-            took = await other.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
-                                      {"key": CHAIN_LOCK_KEY})
-            assert took is True
-            await other.rollback()  # releases it
-            await first.commit()
-        assert [e for e, _ in await _probe_rows(db)] == ["first"]
-    finally:
-        await _wipe(db)
+    async with db.sessionmaker() as first, db.sessionmaker() as other:
+        await audit.record(first, AuditAction.READ, "probe", "first")
+        await first.flush()
+        assert await _probe_rows(db) == []  # nothing in the trail before COMMIT
+        took = await other.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                  {"key": CHAIN_LOCK_KEY})
+        assert took is True
+        await other.rollback()  # releases it
+        await first.commit()
+    assert [e for e, _ in await _probe_rows(db)] == ["first"]
 
 
 @pytest.mark.postgres_only
 @pytest.mark.committed
-async def test_rows_are_chained_in_commit_order(db) -> None:
+async def test_rows_are_chained_in_commit_order(db, wiped) -> None:
     """Two open transactions queue rows side by side; each is chained when it commits, the
     later commit after the earlier, and the trail verifies."""
-    try:
-        async with db.sessionmaker() as first, db.sessionmaker() as second:
-            await audit.record(first, AuditAction.READ, "probe", "first-a")
-            await audit.record(first, AuditAction.READ, "probe", "first-b")
-            await first.flush()
-            await audit.record(second, AuditAction.READ, "probe", "second")
-            await asyncio.wait_for(second.flush(), 5)  # no waiting on the first
-            await second.commit()
-            await first.commit()
-        rows = await _probe_rows(db)
-        assert [e for e, _ in rows] == ["second", "first-a", "first-b"]
-        assert [s for _, s in rows] == list(range(rows[0][1], rows[0][1] + 3))
-        async with db.sessionmaker() as check:
-            assert (await audit.verify_chain(check)).ok
-    finally:
-        await _wipe(db)
+    async with db.sessionmaker() as first, db.sessionmaker() as second:
+        await audit.record(first, AuditAction.READ, "probe", "first-a")
+        await audit.record(first, AuditAction.READ, "probe", "first-b")
+        await first.flush()
+        await audit.record(second, AuditAction.READ, "probe", "second")
+        await asyncio.wait_for(second.flush(), 5)  # no waiting on the first
+        await second.commit()
+        await first.commit()
+    rows = await _probe_rows(db)
+    assert [e for e, _ in rows] == ["second", "first-a", "first-b"]
+    assert [s for _, s in rows] == list(range(rows[0][1], rows[0][1] + 3))
+    await _assert_trail_sound(db)
 
 
 @pytest.mark.postgres_only
 @pytest.mark.committed
-async def test_many_concurrent_commits_make_one_chain(db) -> None:
+async def test_many_concurrent_commits_make_one_chain(db, wiped) -> None:
     """Twenty transactions (two flushes each) committed at once: every row is chained once,
     seq has no gap or repeat, and each transaction's rows keep their recorded order."""
     async def one(n: int) -> None:
@@ -244,58 +248,44 @@ async def test_many_concurrent_commits_make_one_chain(db) -> None:
             await audit.record(s, AuditAction.READ, "probe", f"{n:02d}-3")
             await s.commit()
 
-    try:
-        await asyncio.gather(*(one(n) for n in range(20)))
-        rows = await _probe_rows(db)
-        assert len(rows) == 60 and len({e for e, _ in rows}) == 60
-        assert [s for _, s in rows] == list(range(rows[0][1], rows[0][1] + 60))
-        for n in range(20):
-            mine = [e for e, _ in rows if e.startswith(f"{n:02d}-")]
-            assert mine == [f"{n:02d}-1", f"{n:02d}-2", f"{n:02d}-3"]
-        async with db.sessionmaker() as check:
-            assert (await audit.verify_chain(check)).ok
-            assert await check.scalar(text("SELECT count(*) FROM audit_pending")) == 0
-    finally:
-        await _wipe(db)
+    await asyncio.gather(*(one(n) for n in range(20)))
+    rows = await _probe_rows(db)
+    assert len(rows) == 60 and len({e for e, _ in rows}) == 60
+    assert [s for _, s in rows] == list(range(rows[0][1], rows[0][1] + 60))
+    for n in range(20):
+        mine = [e for e, _ in rows if e.startswith(f"{n:02d}-")]
+        assert mine == [f"{n:02d}-1", f"{n:02d}-2", f"{n:02d}-3"]
+    await _assert_trail_sound(db, queue_empty=True)
 
 
 @pytest.mark.postgres_only
 @pytest.mark.committed
-async def test_a_rolled_back_transaction_leaves_nothing_queued(db) -> None:
-    try:
-        async with db.sessionmaker() as s:
-            await audit.record(s, AuditAction.READ, "probe", "never")
-            await s.flush()
-            await s.rollback()
-            await audit.record(s, AuditAction.READ, "probe", "kept")
-            await s.commit()
-        assert [e for e, _ in await _probe_rows(db)] == ["kept"]
-        async with db.sessionmaker() as check:
-            assert await check.scalar(text("SELECT count(*) FROM audit_pending")) == 0
-            assert (await audit.verify_chain(check)).ok
-    finally:
-        await _wipe(db)
+async def test_a_rolled_back_transaction_leaves_nothing_queued(db, wiped) -> None:
+    async with db.sessionmaker() as s:
+        await audit.record(s, AuditAction.READ, "probe", "never")
+        await s.flush()
+        await s.rollback()
+        await audit.record(s, AuditAction.READ, "probe", "kept")
+        await s.commit()
+    assert [e for e, _ in await _probe_rows(db)] == ["kept"]
+    await _assert_trail_sound(db, queue_empty=True)
 
 
 @pytest.mark.postgres_only
 @pytest.mark.committed
-async def test_a_read_of_the_trail_sees_the_transaction_s_own_rows(db) -> None:
+async def test_a_read_of_the_trail_sees_the_transaction_s_own_rows(db, wiped) -> None:
     """A patient's export records its EXPORT row and then lists the patient's disclosures
     in the same transaction: the queued row is chained first, so the listing includes it
     (and everything still commits once and verifies)."""
     patient = uuid.uuid4()
-    try:
-        async with db.sessionmaker() as s:
-            await audit.record(s, AuditAction.EXPORT, "probe", "export", patient_id=patient)
-            seen = await audit.disclosures(s, patient)
-            assert [e.entity_id for e in seen] == ["export"]
-            await audit.record(s, AuditAction.READ, "probe", "after", patient_id=patient)
-            await s.commit()
-        assert [e for e, _ in await _probe_rows(db)] == ["export", "after"]
-        async with db.sessionmaker() as check:
-            assert (await audit.verify_chain(check)).ok
-    finally:
-        await _wipe(db)
+    async with db.sessionmaker() as s:
+        await audit.record(s, AuditAction.EXPORT, "probe", "export", patient_id=patient)
+        seen = await audit.disclosures(s, patient)
+        assert [e.entity_id for e in seen] == ["export"]
+        await audit.record(s, AuditAction.READ, "probe", "after", patient_id=patient)
+        await s.commit()
+    assert [e for e, _ in await _probe_rows(db)] == ["export", "after"]
+    await _assert_trail_sound(db)
 
 
 def _frozen_migration():
