@@ -225,6 +225,36 @@ class TestComplete:
                                             "medication": "Amoxicillin 500 mg"}]
         assert resp.json()["prescriptions"][0]["allergy_override"] is True
 
+    async def test_statements_do_not_grow_with_the_orders(self, client, session, db):
+        """Prescriptions and lab orders are each inserted as one batch: a completion with
+        five of each makes as many database round trips as one with one of each."""
+        counts = []
+        for n in (1, 5):
+            care = await in_consultation(client, session)
+            statements: list[str] = []
+
+            def count(conn, cursor, statement, *args, _seen=statements):
+                _seen.append(statement)
+
+            engine = db.engine.sync_engine
+            event.listen(engine, "after_cursor_execute", count)
+            try:
+                resp = await client.post(
+                    f"/api/v1/consultations/{care.consultation_id}/complete",
+                    headers=care.doctor_headers,
+                    json={"diagnosis": "Bronchitis",
+                          "prescriptions": [{**PRESCRIPTION, "medication_name": f"Drug {i}"}
+                                            for i in range(n)],
+                          "lab_tests": [{"test_name": f"Test {i}"} for i in range(n)]})
+            finally:
+                event.remove(engine, "after_cursor_execute", count)
+            assert resp.status_code == 200, resp.text
+            assert len(resp.json()["prescriptions"]) == n == len(resp.json()["lab_tests"])
+            assert [p["medication_name"] for p in resp.json()["prescriptions"]] == [
+                f"Drug {i}" for i in range(n)]
+            counts.append(len(statements))
+        assert counts[0] == counts[1], counts
+
     async def test_cannot_complete_twice(self, client, session):
         care = await completed(client, session)
         resp = await client.post(f"/api/v1/consultations/{care.consultation_id}/complete",

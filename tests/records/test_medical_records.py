@@ -213,6 +213,17 @@ class TestCrossModuleHelpers:
                                         entity_type="medical_record",
                                         patient_id=patient.id) == 2
 
+    async def test_a_copy_loaded_before_the_append_shows_the_new_line(self, session):
+        from hms.patients.repository import MedicalRecordRepository
+
+        patient, _ = await make_patient_with_record(session)
+        held = await MedicalRecordRepository(session).by_patient(patient.id)
+        assert held is not None and not held.notes
+        await service.append_to_medical_record(session, patient.id, note="Dx: flu")
+        # Read the held copy as it is (an expired attribute loads inside run_sync).
+        notes = await session.run_sync(lambda _: held.notes)
+        assert notes.endswith(": Dx: flu")
+
     async def test_append_creates_a_missing_record(self, session):
         patient = await make_patient(session)
         await session.execute(MedicalRecord.__table__.delete()

@@ -193,6 +193,11 @@ class ConsultationRepository:
         self.session.add(row)
         await self.session.flush()
 
+    async def add_all(self, rows: Sequence[Consultation | Prescription]) -> None:
+        """Insert rows in one flush."""
+        self.session.add_all(rows)
+        await self.session.flush()
+
     async def page(self, f: ConsultationFilters, *, offset: int, limit: int,
                    order: list[tuple[str, bool]]) -> tuple[list[Consultation], int]:
         """A page of consultations and the total."""

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from hms.core.scoping import RowFilter
 from hms.db.counting import count_matches
@@ -507,9 +508,11 @@ class MedicalRecordRepository:
         result = await self.session.execute(stmt)
         return isinstance(result, CursorResult) and result.rowcount == 1
 
-    async def append_note(self, patient_id: uuid.UUID, line: str, values: dict[str, Any]) -> bool:
+    async def append_note(self, patient_id: uuid.UUID, line: str, values: dict[str, Any]
+                          ) -> uuid.UUID | None:
         """Append ``line`` to the record's ``notes`` (a new line when notes exist) in one
-        statement, bumping ``version``; False when the patient has no record."""
+        statement, bumping ``version``; the record's id, or None when the patient has no
+        record."""
         notes = MedicalRecord.notes
         stmt = (
             update(MedicalRecord)
@@ -518,10 +521,16 @@ class MedicalRecordRepository:
                     notes=case((notes.is_(None), line), (notes == "", line),
                                else_=notes + "\n" + line),
                     version=MedicalRecord.version + 1)
+            .returning(MedicalRecord.id)
             .execution_options(synchronize_session=False)
         )
-        result = await self.session.execute(stmt)
-        return isinstance(result, CursorResult) and result.rowcount == 1
+        record_id: uuid.UUID | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        if record_id is not None:  # a copy this session holds is stale now: reload on use
+            loaded = self.session.sync_session.identity_map.get(
+                identity_key(MedicalRecord, record_id))
+            if loaded is not None:
+                self.session.expire(loaded)
+        return record_id
 
     async def refresh(self, record: MedicalRecord) -> None:
         """Reload ``record`` from the database."""

@@ -822,15 +822,14 @@ async def append_to_medical_record(session: AsyncSession, patient_id: uuid.UUID,
     line = f"{v.today_utc():%Y-%m-%d}: {text}"
     repo = MedicalRecordRepository(session)
     values: dict[str, Any] = {"updated_at": utcnow(), "updated_by": actor_id}
-    if not await repo.append_note(patient_id, line, values):
+    record_id = await repo.append_note(patient_id, line, values)
+    if record_id is None:
         if await PatientRepository(session).get(patient_id) is None:
             raise PatientNotFound()
         await _new_medical_record(session, patient_id, created_by=actor_id)
-        await repo.append_note(patient_id, line, values)
-    record = await repo.by_patient(patient_id)
-    assert record is not None
-    await repo.refresh(record)
-    await audit_service.record(session, AuditAction.UPDATE, RECORD_ENTITY, record.id,
+        record_id = await repo.append_note(patient_id, line, values)
+    assert record_id is not None
+    await audit_service.record(session, AuditAction.UPDATE, RECORD_ENTITY, record_id,
                                patient_id=patient_id,
                                changes={"appended": {"notes": line}})
 

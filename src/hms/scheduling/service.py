@@ -233,18 +233,27 @@ def _require_own_appointment(actor: Principal, row: Appointment) -> None:
 
 
 async def complete_appointment(session: AsyncSession, actor: Principal,
-                               appointment_id: uuid.UUID) -> AppointmentRead:
+                               appointment_id: uuid.UUID, *, if_in_progress: bool = False,
+                               ) -> AppointmentRead:
     """Mark an ``in_progress`` appointment ``completed`` (sets ``completed_at``).
 
     Audited as ``complete``. Called by ``POST /appointments/{id}/complete`` and by the
     clinical module when a consultation completes (same transaction).
 
+    Args:
+        if_in_progress: leave an appointment that is not ``in_progress`` as it is (and
+            return it) instead of refusing: the consultation's completion, whose
+            appointment may have been completed on its own route already.
+
     Raises:
         AppointmentNotFound (404): no such appointment.
         NotAppointmentDoctor (403): a physician who is not the appointment's doctor.
-        InvalidStatusTransition (409, ``invalid_status_transition``): not ``in_progress``.
+        InvalidStatusTransition (409, ``invalid_status_transition``): not ``in_progress``
+            (unless ``if_in_progress``).
     """
     row = await _get_row(session, appointment_id, for_update=True)
+    if if_in_progress and row.status != S.IN_PROGRESS.value:
+        return _read(row)
     _require_own_appointment(actor, row)
     before = _snapshot(row)
     _move(row, S.COMPLETED)

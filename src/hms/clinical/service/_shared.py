@@ -149,20 +149,45 @@ async def _add_prescription(session: AsyncSession, actor: Principal,
                             consultation: Consultation, item: PrescriptionItem, *,
                             is_active: bool, override: bool,
                             warnings: list[AllergyWarning]) -> PrescriptionRead:
-    issued = item.prescribed_date or clock.today()
-    if issued > clock.today():
-        raise DateInFuture("prescribed_date lies in the future (rule date_in_future)",
-                           errors=_field_error("prescribed_date", "must not be in the future",
-                                               "date_in_future"))
-    row = Prescription(
-        consultation_id=consultation.id, patient_id=consultation.patient_id,
-        doctor_id=actor.user_id, is_active=is_active, prescribed_date=issued,
-        allergy_override=bool(warnings) and override,
-        **item.model_dump(exclude={"prescribed_date"}))
-    await ConsultationRepository(session).add(row)
-    await audit.record(session, AuditAction.CREATE, "prescription", row.id,
-                       patient_id=row.patient_id,
-                       changes={"after": _snap(row, _PRESCRIPTION_SNAPSHOT)})
-    out = PrescriptionRead.model_validate(row)
-    out.warnings = warnings
+    (out,) = await _add_prescriptions(session, actor, consultation, [(item, warnings)],
+                                      is_active=is_active, override=override)
+    return out
+
+
+async def _add_prescriptions(session: AsyncSession, actor: Principal,
+                             consultation: Consultation,
+                             items: list[tuple[PrescriptionItem, list[AllergyWarning]]], *,
+                             is_active: bool, override: bool) -> list[PrescriptionRead]:
+    """Insert the consultation's prescriptions (one flush: one INSERT for the batch), each
+    audited as a create; ``items`` pairs each item with its allergy warnings.
+
+    Raises:
+        DateInFuture (422, ``date_in_future``): a ``prescribed_date`` after today (UTC);
+            nothing is inserted.
+    """
+    today = clock.today()
+    rows = []
+    for item, warnings in items:
+        issued = item.prescribed_date or today
+        if issued > today:
+            raise DateInFuture("prescribed_date lies in the future (rule date_in_future)",
+                               errors=_field_error("prescribed_date",
+                                                   "must not be in the future",
+                                                   "date_in_future"))
+        rows.append(Prescription(
+            consultation_id=consultation.id, patient_id=consultation.patient_id,
+            doctor_id=actor.user_id, is_active=is_active, prescribed_date=issued,
+            allergy_override=bool(warnings) and override,
+            **item.model_dump(exclude={"prescribed_date"})))
+    if not rows:
+        return []
+    await ConsultationRepository(session).add_all(rows)
+    out = []
+    for row, (_, warnings) in zip(rows, items, strict=True):
+        await audit.record(session, AuditAction.CREATE, "prescription", row.id,
+                           patient_id=row.patient_id,
+                           changes={"after": _snap(row, _PRESCRIPTION_SNAPSHOT)})
+        read = PrescriptionRead.model_validate(row)
+        read.warnings = warnings
+        out.append(read)
     return out

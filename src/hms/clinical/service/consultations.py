@@ -48,7 +48,7 @@ from hms.clinical.service._base import (
 )
 from hms.clinical.service._shared import (
     _CONSULTATION_SNAPSHOT,
-    _add_prescription,
+    _add_prescriptions,
     _allergy_warnings,
     _appointment,
     _check_follow_up,
@@ -132,8 +132,9 @@ async def create_consultation(session: AsyncSession, actor: Principal,
                        consultation_date=when, status=ConsultationStatus.IN_PROGRESS.value,
                        **fields)
     try:
-        async with session.begin_nested():
-            await repo.add(row)
+        # No SAVEPOINT: a duplicate (another request created it since the check above)
+        # ends this request, whose transaction then rolls back whole.
+        await repo.add(row)
     except IntegrityError as exc:
         raise ConsultationExists("This appointment already has a consultation "
                                  "(rule consultation_exists)") from exc
@@ -286,10 +287,9 @@ async def complete_consultation(session: AsyncSession, actor: Principal,
     before = _snap(row, _CONSULTATION_SNAPSHOT)
     for key, value in fields.items():
         setattr(row, key, value)
-    prescriptions = [
-        await _add_prescription(session, actor, row, item, is_active=True,
-                                override=data.allergy_override, warnings=ws)
-        for item, ws in zip(data.prescriptions, checks, strict=True)]
+    prescriptions = await _add_prescriptions(
+        session, actor, row, list(zip(data.prescriptions, checks, strict=True)),
+        is_active=True, override=data.allergy_override)
     lab_tests: list[Any] = []
     if data.lab_tests:
         lab_tests = list(await _lab().order_tests(
@@ -306,10 +306,9 @@ async def complete_consultation(session: AsyncSession, actor: Principal,
         await record_diagnosis(session, patient_id=row.patient_id, visit_id=row.visit_id,
                                recorded_by=actor.user_id,
                                data=DiagnosisImport(display=row.diagnosis))
-    if row.appointment_id is not None:
-        appt = await _scheduling().get_appointment(session, row.appointment_id)
-        if str(appt.status) == "in_progress":  # not already completed on its own route
-            await _scheduling().complete_appointment(session, actor, row.appointment_id)
+    if row.appointment_id is not None:  # unless already completed on its own route
+        await _scheduling().complete_appointment(session, actor, row.appointment_id,
+                                                 if_in_progress=True)
     await audit.record(session, AuditAction.UPDATE, "consultation", row.id,
                        patient_id=row.patient_id,
                        changes=audit.diff(before, _snap(row, _CONSULTATION_SNAPSHOT)))
