@@ -84,6 +84,37 @@ class TestCountAndPages:
         assert [n for page in pages for n in page] == [
             "Nada Samy", "Adel Nada", "Nadda Wael", "Nadia Fawzy", "Samy Nadeem"]
 
+    @pytest.mark.parametrize("strategy", ["from_matches", "walk", "from_matches_overflow"])
+    async def test_pages_and_total_whichever_way_a_tier_is_read(
+            self, client, nurse, session, monkeypatch, strategy):
+        """A word tier's page is sorted from the word index's matches (few expected) or
+        read along the name index (many expected, or more matches than expected): the
+        same pages and total either way, the counted rows past the page never repeating
+        the page's."""
+        from hms.patients import repository
+
+        if strategy == "walk":  # every word expected to be in every name
+            async def common(self):
+                return name_search.WordShares({}, 1.0, 1_000_000.0)
+
+            monkeypatch.setattr(repository.NameWordRepository, "shares", common)
+        elif strategy == "from_matches_overflow":  # expected few, found more: walk
+            monkeypatch.setattr(repository, "ORDERED_FROM_MATCHES", 1)
+        names = ["Nada Samy", "Nadia Fawzy", "Adel Nada", "Samy Nadeem", "Nadda Wael",
+                 "Omar Nada"]
+        for full_name in names:
+            await make_patient(session, full_name=full_name)
+        expected = ["Nada Samy", "Adel Nada", "Omar Nada", "Nadda Wael", "Nadia Fawzy",
+                    "Samy Nadeem"]
+        seen = []
+        for n in (1, 2, 3):
+            resp = await client.get(f"{URL}/search", headers=nurse,
+                                    params={"name": "nada", "page": n, "page_size": 2})
+            body = resp.json()
+            assert (body["total"], body["total_exact"]) == (6, True), body
+            seen += [p["full_name"] for p in body["items"]]
+        assert seen == expected
+
     async def test_total_is_capped_and_says_so(self, client, nurse, session, monkeypatch):
         from hms.patients import repository
 
@@ -127,6 +158,27 @@ class TestDictionary:
         words = set(await session.scalars(select(PatientNameWord.word)))
         assert not {"zaghloul", "qutb"} & words and "qutbi" in words
         assert await _names(client, nurse, name="zaghlol") == []
+
+
+class TestWordShares:
+    def test_share_of_a_tier_multiplies_its_words(self):
+        shares = name_search.WordShares({"ahmed": 0.1, "hassan": 0.05}, 0.001, 1e6)
+        ahmed = name_search.WordMatches("ahm", ("ahmed", "ahmedy"), ("ahmad",))
+        hassan = name_search.WordMatches("hassan", ("hassan",))
+        # ahmed 0.1 + unlisted ahmedy 0.001; then times hassan 0.05
+        assert name_search.tier_share([ahmed, hassan], shares, close=False) == (
+            pytest.approx(0.101 * 0.05))
+        # close spellings add theirs (ahmad unlisted: 0.001)
+        assert name_search.tier_share([ahmed, hassan], shares, close=True) == (
+            pytest.approx(0.102 * 0.05))
+
+    def test_a_word_with_too_many_prefixes_counts_as_every_name(self):
+        shares = name_search.WordShares({"hassan": 0.05}, 0.001, 1e6)
+        short = name_search.WordMatches("a", None)
+        hassan = name_search.WordMatches("hassan", ("hassan",))
+        assert name_search.tier_share([short, hassan], shares, close=False) == (
+            pytest.approx(0.05))
+        assert shares.of(["hassan"] * 40) == 1.0  # a share never exceeds every name
 
 
 class TestCloseWords:

@@ -55,7 +55,7 @@ class Patient(TimestampMixin, Base):
     __tablename__ = "patients"
     __table_args__ = (
         UniqueConstraint("source_system", "source_id", name="uq_patients_source"),
-        Index("ix_patients_name_search", "name_search"),
+        Index("ix_patients_name_search", "name_search", "id"),
         Index("ix_patients_is_active_created_at", "is_active", "created_at"),
     )
 

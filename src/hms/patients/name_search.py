@@ -55,6 +55,10 @@ PREFIX_MAX_WORDS = 200
 #: patients (the matches must be read; measured p50 8.6 ms at 200 for "ahmed moh"), and
 #: "100+" tells the desk to refine the query as well as any larger figure would.
 COUNT_CAP = 100
+#: A tier's page is sorted from the word index's matches when they are expected to be at
+#: most this many (PostgreSQL; a few ms), else read along the name index (see
+#: ``PatientRepository._ordered_ids``).
+ORDERED_FROM_MATCHES = 2000
 #: Pages of a name search reach at most this many rows (refine the query beyond that).
 WINDOW_CAP = 1000
 
@@ -122,3 +126,32 @@ class NameQuery:
         """From an already folded query; None when it has no words."""
         words = tuple(dict.fromkeys(folded.split()))
         return cls(" ".join(folded.split()), words) if words else None
+
+
+@dataclass(frozen=True, slots=True)
+class WordShares:
+    """The share of patients (0..1) whose name has each common word, from the database's
+    statistics of the name-word index (PostgreSQL ``pg_stats.most_common_elems`` of
+    ``ix_patients_name_words``, refreshed by ANALYZE), and ``rare``, the share assumed for
+    any other word (half the least common listed one: an unlisted word is rarer);
+    ``patients``, the table's row count as the statistics have it (``reltuples``)."""
+
+    shares: dict[str, float]
+    rare: float
+    patients: float
+
+    def of(self, words: Iterable[str]) -> float:
+        """Expected share of patients whose name has any of ``words`` (at most 1)."""
+        return min(1.0, sum(self.shares.get(w, self.rare) for w in words))
+
+
+def tier_share(matches: Iterable[WordMatches], shares: WordShares, *, close: bool) -> float:
+    """Expected share of patients matching a word tier: for every query word, a name word
+    it starts (and, with ``close``, a close spelling of it); words taken as independent,
+    as PostgreSQL's planner does. A query word too short to list its words counts as 1."""
+    share = 1.0
+    for m in matches:
+        if m.prefixed is None:
+            continue
+        share *= shares.of([*m.prefixed, *(m.close if close else ())])
+    return share
