@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -488,7 +489,10 @@ def main(argv: list[str] | None = None) -> Path:
     have_pg = pg_available()
 
     def pg_url(name: str) -> str:
-        return (PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}").replace(
+        # The admin URL's database replaced, its query kept (``?host=/var/run/postgresql``
+        # for a Unix socket).
+        parts = urlsplit(PG_ADMIN_URL)
+        return urlunsplit(parts._replace(path=f"/{name}")).replace(
             "postgresql://", "postgresql+asyncpg://", 1)
 
     if args.db == "postgres":
@@ -510,6 +514,12 @@ def main(argv: list[str] | None = None) -> Path:
         seed_over_api = 0
         if args.existing_db:
             notes.append(f"existing database {args.existing_db} (data generated beforehand)")
+        if args.db == "postgres":
+            host = dict(p.split("=", 1) for p in urlsplit(PG_ADMIN_URL).query.split("&")
+                        if "=" in p).get("host", "")
+            notes.append("hms and the asyncpg ceiling reach PostgreSQL over "
+                         + ("its Unix socket" if host.startswith("/") else "TCP")
+                         + f" ({urlsplit(PG_ADMIN_URL).hostname or host})")
         elif re.search(r"^\s*│?\s*generate\b", help_text, re.M):
             t0 = time.perf_counter()
             hms(env, "generate", "--patients", str(cfg["patients"]), "--visits-per-patient",
