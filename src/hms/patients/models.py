@@ -57,6 +57,8 @@ class Patient(TimestampMixin, Base):
         UniqueConstraint("source_system", "source_id", name="uq_patients_source"),
         Index("ix_patients_name_search", "name_search", "id"),
         Index("ix_patients_is_active_created_at", "is_active", "created_at"),
+        Index("ix_patients_full_name_id", "full_name", "id"),
+        Index("ix_patients_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
