@@ -244,3 +244,24 @@ async def test_every_query_word_is_looked_up_in_one_statement(session):
     assert [m.word for m in matches] == ["hsasan", "mahmo"]
     assert matches[0].prefixed == () and set(matches[0].close) >= {"hassan", "hasan"}
     assert matches[1].prefixed == ("mahmoud",)
+
+
+@pytest.mark.postgres_only
+async def test_word_shares_come_from_the_name_index_statistics(session):
+    """After ANALYZE, the share of each common name word is the statistics' frequency (on
+    PostgreSQL; read once per process, then cached)."""
+    from hms.patients import repository
+
+    for i in range(30):
+        await make_patient(session, full_name=f"Zeinab Word{i} Qotb" if i % 3 else
+                           f"Zeinab Other{i}")
+    await session.execute(text("ANALYZE patients"))
+    repository._SHARES.clear()
+    shares = await repository.NameWordRepository(session).shares()
+    repository._SHARES.clear()
+    assert shares is not None
+    # every patient here is a Zeinab, two in three a Qotb (statistics sample all 30 rows)
+    assert shares.shares["zeinab"] == pytest.approx(1.0)
+    assert shares.shares["qotb"] == pytest.approx(20 / 30, abs=0.01)
+    assert shares.patients == pytest.approx(30, abs=0.5)
+    assert shares.rare <= min(shares.shares.values()) / 2
