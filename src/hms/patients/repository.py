@@ -232,7 +232,7 @@ def _name_words_expr() -> ColumnElement[Any]:
 def _name_has_any(words: Iterable[str]) -> ColumnElement[bool]:
     array = cast(bindparam(None, list(words), type_=postgresql.ARRAY(Text)),
                  postgresql.ARRAY(Text))
-    return _name_words_expr().op("&&")(array)
+    return _name_words_expr().bool_op("&&")(array)
 
 
 def _name_has_word(word: str, postgres: bool) -> ColumnElement[bool]:
