@@ -512,14 +512,14 @@ def main(argv: list[str] | None = None) -> Path:
         help_text = subprocess.run([str(BIN / "hms"), "--help"], env=env, capture_output=True,
                                    text=True, check=False).stdout
         seed_over_api = 0
-        if args.existing_db:
-            notes.append(f"existing database {args.existing_db} (data generated beforehand)")
         if args.db == "postgres":
             host = dict(p.split("=", 1) for p in urlsplit(PG_ADMIN_URL).query.split("&")
                         if "=" in p).get("host", "")
             notes.append("hms and the asyncpg ceiling reach PostgreSQL over "
                          + ("its Unix socket" if host.startswith("/") else "TCP")
                          + f" ({urlsplit(PG_ADMIN_URL).hostname or host})")
+        if args.existing_db:
+            notes.append(f"existing database {args.existing_db} (data generated beforehand)")
         elif re.search(r"^\s*│?\s*generate\b", help_text, re.M):
             t0 = time.perf_counter()
             hms(env, "generate", "--patients", str(cfg["patients"]), "--visits-per-patient",
