@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -513,8 +513,7 @@ def main(argv: list[str] | None = None) -> Path:
                                    text=True, check=False).stdout
         seed_over_api = 0
         if args.db == "postgres":
-            host = dict(p.split("=", 1) for p in urlsplit(PG_ADMIN_URL).query.split("&")
-                        if "=" in p).get("host", "")
+            host = parse_qs(urlsplit(PG_ADMIN_URL).query).get("host", [""])[0]
             notes.append("hms and the asyncpg ceiling reach PostgreSQL over "
                          + ("its Unix socket" if host.startswith("/") else "TCP")
                          + f" ({urlsplit(PG_ADMIN_URL).hostname or host})")
