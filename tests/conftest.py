@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from fastapi import Request
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -46,7 +47,7 @@ os.environ["HMS_DASHBOARD_MAX_AGE_SECONDS"] = "0"
 from hms.config import Settings, get_settings  # noqa: E402
 from hms.db.base import Base  # noqa: E402
 from hms.db.migrate import target_metadata, upgrade  # noqa: E402
-from hms.db.session import Database, get_session  # noqa: E402
+from hms.db.session import READ_ONLY, Database, get_session, is_read_only  # noqa: E402
 from hms.main import create_app  # noqa: E402
 
 
@@ -146,9 +147,12 @@ def app(db: Database, connection: AsyncConnection, settings: Settings):
     """The app with request sessions joined to the test's outer transaction."""
     application = create_app(settings, db=db)
 
-    async def _override() -> AsyncIterator[AsyncSession]:
+    async def _override(request: Request) -> AsyncIterator[AsyncSession]:
         async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint",
                                 expire_on_commit=False) as s:
+            # Read-only routes refuse writes here too (the outer transaction stays).
+            if is_read_only(request):
+                s.info[READ_ONLY] = True
             try:
                 yield s
                 await s.commit()

@@ -10,8 +10,10 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hms.db.base import Base, new_id, utcnow
+from hms.db.session import allow_in_read_only
 
 
+@allow_in_read_only  # a read leaves its audit row, read-only routes included
 class AuditEvent(Base):
     """One audited action. Rows are only ever inserted (PostgreSQL refuses UPDATE, DELETE
     and TRUNCATE by trigger).

@@ -20,6 +20,7 @@ from hms.core.errors import Forbidden, Unauthorized
 from hms.core.permissions import SCOPABLE, Perm, Role, Scope, format_grant
 from hms.core.scoping import RowScope
 from hms.db.session import get_session
+from hms.db.session import read_only as read_only  # for routers: @read_only
 
 
 @dataclass(frozen=True, slots=True)

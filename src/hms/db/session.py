@@ -2,17 +2,24 @@
 
 One ``AsyncSession`` per request from :func:`get_session`: it commits after the handler
 returns (before the response is sent) and rolls back on any exception. Nothing else commits.
+
+Routes that only read (and audit the read) are marked :func:`read_only`: their request's
+session refuses any write but the audit trail's (:class:`ReadOnlyViolation`), on every
+backend, and on PostgreSQL its statements run without an explicit transaction (no
+``BEGIN``/``COMMIT`` round trips). A read route that starts writing therefore fails its
+tests instead of writing outside a transaction.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy import event, exc
+from sqlalchemy import TextClause, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.sql.selectable import SelectBase
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -136,8 +145,89 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0,
     return engine
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: ``session.info`` key set on the sessions of :func:`read_only` routes.
+READ_ONLY = "hms.read_only"
+#: Attribute :func:`read_only` sets on a route's endpoint function.
+_READ_ONLY_ROUTE = "__hms_read_only__"
+
+#: ORM classes a read-only session may still insert: the audit trail's rows, registered by
+#: the audit module (:func:`allow_in_read_only`). ``db`` imports no domain module.
+_READ_SAFE: set[type] = set()
+
+#: Row locks and advisory locks mean a write is coming; a read-only session refuses them
+#: (without a transaction they would be released as soon as the statement ends).
+_LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b|"
+                      r"\bpg_(?:try_)?advisory", re.IGNORECASE)
+
+
+class ReadOnlyViolation(RuntimeError):
+    """The session of a :func:`read_only` route was asked to write or lock. A programming
+    error (the route must not be marked read-only), never bad input: it surfaces as a 500
+    and in the route's tests."""
+
+
+def read_only(endpoint: F) -> F:
+    """Mark a route's endpoint as read-only (put it under the ``@router.get`` line): its
+    request session (:func:`get_session`) then refuses writes but the audit trail's and,
+    on PostgreSQL, runs in autocommit. Use it for routes that read and audit only."""
+    setattr(endpoint, _READ_ONLY_ROUTE, True)
+    return endpoint
+
+
+def is_read_only(request: Request) -> bool:
+    """True when the request's route is marked :func:`read_only`."""
+    return getattr(request.scope.get("endpoint"), _READ_ONLY_ROUTE, False) is True
+
+
+def allow_in_read_only(cls: type) -> type:
+    """Register an ORM class whose new rows a read-only session may flush (the audit
+    trail: a read leaves an audit row). Returns ``cls``, so it can decorate."""
+    _READ_SAFE.add(cls)
+    return cls
+
+
+def _refuse_writes_on_flush(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
+    """``before_flush``: a read-only session flushes only new rows of :data:`_READ_SAFE`
+    classes; any other new, changed or deleted object raises :class:`ReadOnlyViolation`."""
+    if not session.info.get(READ_ONLY):
+        return
+    refused = [obj for obj in session.new if type(obj) not in _READ_SAFE]
+    refused += [*session.deleted, *(obj for obj in session.dirty if session.is_modified(obj))]
+    if refused:
+        raise ReadOnlyViolation(
+            f"read-only session asked to write a {type(refused[0]).__name__} row")
+
+
+def _refuse_writes_on_execute(state: ORMExecuteState) -> None:
+    """``do_orm_execute``: a read-only session runs SELECTs only, without row or advisory
+    locks; anything else raises :class:`ReadOnlyViolation`."""
+    if not state.session.info.get(READ_ONLY):
+        return
+    stmt = state.statement
+    if isinstance(stmt, SelectBase):  # SELECT, UNION..., text().columns()
+        if getattr(stmt, "_for_update_arg", None) is None:
+            return
+    elif isinstance(stmt, TextClause):
+        sql = stmt.text.lstrip()
+        if sql[:6].upper() == "SELECT" and not _LOCKING.search(sql):
+            return
+    raise ReadOnlyViolation(f"read-only session asked to run {type(stmt).__name__} "
+                            f"{str(stmt)[:40]!r}")
+
+
+event.listen(Session, "before_flush", _refuse_writes_on_flush)
+event.listen(Session, "do_orm_execute", _refuse_writes_on_execute)
+
+
 class Database:
-    """An engine plus its session factory; one per process, held on ``app.state.db``."""
+    """An engine plus its session factory; one per process, held on ``app.state.db``.
+
+    ``read_sessionmaker`` makes the sessions of read-only routes: on PostgreSQL their
+    connections run in autocommit (each statement its own transaction), elsewhere it is
+    ``sessionmaker``.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 0,
                  pool_timeout: float = 10.0) -> None:
@@ -151,6 +241,11 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                                     pool_timeout=pool_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite keeps its transactions: there the audit trail reads the chain's tail and
+        # appends after it, which must be one transaction.
+        self.read_sessionmaker = self.sessionmaker if self.is_sqlite else async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -167,9 +262,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
     Declare it with ``Depends(get_session, scope="function")`` so the commit happens before
     the response is sent; a failed commit therefore becomes a 5xx, never a false 2xx.
+
+    For a :func:`read_only` route the session refuses writes but the audit trail's and, on
+    PostgreSQL, runs without an explicit transaction: a patient read is its SELECT and the
+    audit INSERT (chained and committed by that statement's own transaction) instead of
+    BEGIN, SELECT, INSERT, COMMIT. Each statement sees the data committed when it starts, as
+    it would inside a READ COMMITTED transaction; the audit rows are committed by the flush
+    at the end, before the response is sent.
     """
     db: Database = request.app.state.db
-    async with db.sessionmaker() as session:
+    read = is_read_only(request)
+    async with (db.read_sessionmaker if read else db.sessionmaker)() as session:
+        if read:
+            session.info[READ_ONLY] = True
         try:
             yield session
             await session.commit()

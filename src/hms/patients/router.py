@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from hms.core.auth import DbSession
+from hms.core.auth import DbSession, read_only
 from hms.core.etag import etag, parse_if_match
 from hms.core.pagination import Page, Pagination
 from hms.core.problems import PROBLEM_RESPONSES
@@ -55,6 +55,7 @@ _ETAG_HEADER = {"ETag": {"description": 'Row version as a weak ETag, e.g. W/"3"'
     response_model=Page[PatientRead],
     responses=PROBLEM_RESPONSES,
 )
+@read_only
 async def search_patients(
     actor: ReadPatients,
     session: DbSession,
@@ -86,6 +87,7 @@ async def search_patients(
     response_model=Page[PatientRead],
     responses=PROBLEM_RESPONSES,
 )
+@read_only
 async def list_patients(
     actor: ReadPatients,
     session: DbSession,
@@ -140,6 +142,7 @@ async def create_patient(
     responses={**PROBLEM_RESPONSES, 200: {"description": "The patient",
                                           "headers": _ETAG_HEADER}},
 )
+@read_only
 async def get_patient(
     patient_ssn: PatientRef, actor: ReadPatients, session: DbSession, response: Response
 ) -> PatientRead:
@@ -156,6 +159,7 @@ async def get_patient(
     response_model=PatientIdentifiers,
     responses=PROBLEM_RESPONSES,
 )
+@read_only
 async def get_identifiers(
     patient_ssn: PatientRef, actor: ReadIdentifiers, session: DbSession, response: Response
 ) -> PatientIdentifiers:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from hms.core.auth import DbSession, Principal, require
+from hms.core.auth import DbSession, Principal, read_only, require
 from hms.core.etag import etag, parse_if_match
 from hms.core.pagination import Page, Pagination
 from hms.core.permissions import Perm
@@ -25,6 +25,7 @@ UpdateVisits = Annotated[Principal, Depends(require(Perm.VISIT_UPDATE))]
 
 @router.get("", summary="List visits (physicians see open visits first)",
             response_model=Page[VisitRead], responses=PROBLEM_RESPONSES)
+@read_only
 async def list_visits(
     actor: ReadVisits,
     session: DbSession,
@@ -62,6 +63,7 @@ async def open_visit(body: VisitCreate, actor: CreateVisits, session: DbSession,
 
 @router.get("/{visit_id}", summary="Read a visit", response_model=VisitRead,
             responses=PROBLEM_RESPONSES)
+@read_only
 async def get_visit(visit_id: uuid.UUID, actor: ReadVisits, session: DbSession,
                     response: Response) -> VisitRead:
     visit = await service.read_visit(session, actor, visit_id)
