@@ -265,3 +265,36 @@ async def test_word_shares_come_from_the_name_index_statistics(session):
     assert shares.shares["qotb"] == pytest.approx(20 / 30, abs=0.01)
     assert shares.patients == pytest.approx(30, abs=0.5)
     assert shares.rare <= min(shares.shares.values()) / 2
+
+
+@pytest.mark.postgres_only
+async def test_a_typo_search_sends_no_query_that_cannot_match(client, nurse, session):
+    """"hsasan mahmoud": no dictionary word starts with "hsasan", so the tier of words
+    starting with the query's words cannot match and is not queried; the close-spelling
+    tier, read from the word index's matches, counts them as it reads them (a page of two
+    of its three matches needs no count query). What reaches the patients table: the
+    start-of-name tier, the close-spelling tier, the page's rows."""
+    from sqlalchemy import event
+
+    for given in ("Hassan", "Hasan", "Hassan"):
+        await make_patient(session, full_name=f"{given} Mahmoud Ali")
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "FROM patients" in statement:
+            statements.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        resp = await client.get(f"{URL}/search", params={"name": "hsasan mahmoud", "page_size": 2},
+                                headers=nurse)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert [p["full_name"] for p in body["items"]] == ["Hasan Mahmoud Ali",
+                                                       "Hassan Mahmoud Ali"]
+    assert (body["total"], body["total_exact"]) == (3, True)
+    assert not any("WHERE false" in s for s in statements)
+    assert len(statements) == 3, statements

@@ -210,7 +210,7 @@ def _refuse_writes_on_execute(state: ORMExecuteState) -> None:
         if getattr(stmt, "_for_update_arg", None) is None:
             return
     elif isinstance(stmt, TextClause):
-        sql = stmt.text.lstrip()
+        sql = stmt.text.lstrip("( \t\r\n")
         if sql[:6].upper() == "SELECT" and not _LOCKING.search(sql):
             return
     raise ReadOnlyViolation(f"read-only session asked to run {type(stmt).__name__} "

@@ -26,13 +26,13 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.elements import TextClause
 
 from hms.core.scoping import RowFilter
 from hms.db.counting import count_matches
@@ -171,14 +171,17 @@ class NameWordRepository:
         return out
 
     async def _expand_pg(self, query: NameQuery) -> list[WordMatches]:
-        parts = []
+        params: dict[str, Any] = {}
         for i, word in enumerate(query.words):
-            parts.append(_tagged(_prefixed_words(word), i, "prefix"))
+            params[f"p{i}"] = _escape_like(word) + "%"
             if len(word) >= FUZZY_MIN_LENGTH:
-                parts += [_tagged(stmt, i, "close") for stmt in _close_candidates_pg(word)]
+                edits = max_edits(word)
+                params.update({f"w{i}": word, f"f{i}": _escape_like(word[0]) + "%",
+                               f"lo{i}": len(word) - edits, f"hi{i}": len(word) + edits})
+        stmt = _expansion_pg(tuple(len(w) >= FUZZY_MIN_LENGTH for w in query.words))
         prefixed: dict[int, list[str]] = {i: [] for i in range(len(query.words))}
         candidates: dict[int, set[str]] = {i: set() for i in range(len(query.words))}
-        for i, kind, word in (await self.session.execute(union_all(*parts))).all():
+        for i, kind, word in (await self.session.execute(stmt, params)).all():
             if kind == "prefix":
                 prefixed[i].append(word)
             else:
@@ -201,26 +204,48 @@ def _prefixed_words(word: str) -> Select[str]:
             .order_by(PatientNameWord.word).limit(PREFIX_MAX_WORDS + 1))
 
 
-def _tagged(stmt: Select[str], index: int, kind: str) -> Select[int, str, str]:
-    """``stmt``'s words with the query word's position and the kind of lookup."""
-    sub = stmt.subquery()
-    return select(literal(index).label("i"), literal(kind).label("kind"), sub.c.word)
+#: Trigram candidates read per query word (the most similar first).
+TRIGRAM_CANDIDATES = 50
+_EXPANSIONS: dict[tuple[bool, ...], TextClause] = {}
 
 
-def _close_candidates_pg(word: str) -> list[Select[str]]:
-    """Dictionary words that may be close spellings of ``word`` (PostgreSQL): those sharing
-    enough trigrams (GIN trigram index) and those with the same first letter and a length
-    within the edit limit (primary-key range); :func:`close_words` decides."""
-    by_trigram = (select(PatientNameWord.word)
-                  .where(PatientNameWord.word.op("%")(word))
-                  .order_by(func.similarity(PatientNameWord.word, word).desc())
-                  .limit(50))
-    edits = max_edits(word)
-    by_letter = (select(PatientNameWord.word)
-                 .where(PatientNameWord.word.like(_escape_like(word[0]) + "%", escape="\\"),
-                        func.length(PatientNameWord.word).between(len(word) - edits,
-                                                                  len(word) + edits)))
-    return [by_trigram, by_letter]
+def _expansion_pg(fuzzy: tuple[bool, ...]) -> TextClause:
+    """The dictionary lookups of every query word in one ``UNION ALL`` (PostgreSQL), rows
+    ``(i, kind, word)``: ``kind`` ``prefix`` for the words starting with query word ``i``
+    (bound ``p{i}``, a LIKE pattern; in order, :data:`PREFIX_MAX_WORDS` + 1 at most), and
+    for a word long enough to be misspelt (``fuzzy[i]``) ``close`` for candidate close
+    spellings: words sharing enough trigrams with ``w{i}`` (GIN trigram index, the
+    :data:`TRIGRAM_CANDIDATES` most similar) and words with its first letter (``f{i}``)
+    and a length within the edit limit (``lo{i}`` .. ``hi{i}``, a primary-key range);
+    :func:`~hms.patients.name_search.close_words` decides.
+
+    Built once per shape (the SQL depends only on which words are fuzzy; every value is a
+    bound parameter), so a search spends no time constructing it."""
+    stmt = _EXPANSIONS.get(fuzzy)
+    if stmt is None:
+        # Only positions and module constants are interpolated; every value is bound.
+        parts = []
+        for i, is_fuzzy in enumerate(fuzzy):
+            parts.append(
+                f"(SELECT {i} AS i, 'prefix' AS kind, word FROM patient_name_words "  # noqa: S608
+                f"WHERE word LIKE :p{i} ESCAPE '\\' ORDER BY word "
+                f"LIMIT {PREFIX_MAX_WORDS + 1})")
+            if is_fuzzy:
+                parts.append(
+                    f"(SELECT {i}, 'close', word FROM patient_name_words "  # noqa: S608
+                    f"WHERE word % :w{i} "
+                    f"ORDER BY similarity(word, :w{i}) DESC LIMIT {TRIGRAM_CANDIDATES})")
+                parts.append(
+                    f"(SELECT {i}, 'close', word FROM patient_name_words "  # noqa: S608
+                    f"WHERE word LIKE :f{i} ESCAPE '\\' "
+                    f"AND length(word) BETWEEN :lo{i} AND :hi{i})")
+        stmt = _EXPANSIONS[fuzzy] = text(" UNION ALL ".join(parts))
+    return stmt
+
+
+#: A name-search condition no patient can meet (a query word with no dictionary word to
+#: match): its tier is skipped instead of queried.
+_NONE: ColumnElement[bool] = false()
 
 
 def _name_words_expr() -> ColumnElement[Any]:
@@ -470,63 +495,75 @@ class PatientRepository:
         for close in (False, True):
             if close and not any(m.close for m in matches):
                 break
-            tiers.append(and_(*[self._word_matches(m, close=close, postgres=postgres)
-                                for m in matches]))
+            each = [self._word_matches(m, close=close, postgres=postgres) for m in matches]
+            tiers.append(_NONE if any(w is _NONE for w in each) else and_(*each))
             from_matches.append(postgres and (
                 shares is None
                 or tier_share(matches, shares, close=close) * shares.patients
                 <= ORDERED_FROM_MATCHES))
         need = min(offset + limit, WINDOW_CAP)
-        # Matches past the page are read only to count them, up to COUNT_CAP + 1 (no
-        # second query over every match, which a very common name word made the costliest
-        # part); the page's own rows are read in order, the counted ones in any order.
+        # Matches past the page are only counted, up to COUNT_CAP + 1 (no second query over
+        # every match, which a very common name word made the costliest part): the page's
+        # own rows are read in order; a tier read from the word index's matches already
+        # knows how many it has, the others count theirs with a capped subquery.
         want = max(need, COUNT_CAP + 1)
-        ids: list[uuid.UUID] = []
+        ids: list[uuid.UUID] = []  # the matches in order, up to the end of the page
+        counted = 0  # matches seen so far, every tier, up to ``want``
         for n, tier in enumerate(tiers):
-            if len(ids) >= want:
+            if counted >= want:
                 break
-            cond = [*where, tier, *[not_(t) for t in tiers[:n]]]
+            if tier is _NONE:  # a query word with nothing in the dictionary to match
+                continue
+            cond = [*where, tier, *[not_(t) for t in tiers[:n] if t is not _NONE]]
             taken: list[uuid.UUID] = []
+            tier_total: int | None = None
             if len(ids) < need:
-                taken = await self._ordered_ids(cond, key, need - len(ids),
-                                                from_matches=from_matches[n] is True)
+                taken, tier_total = await self._ordered_ids(
+                    cond, key, need - len(ids), from_matches=from_matches[n] is True)
                 ids += taken
-            if need <= len(ids) < want:
-                if taken:
-                    cond.append(Patient.id.notin_(taken))
-                ids += list(await self.session.scalars(
-                    select(Patient.id).where(*cond).limit(want - len(ids))))
+                counted += len(taken)
+            if need <= counted < want:
+                if tier_total is not None:
+                    counted += min(tier_total - len(taken), want - counted)
+                else:
+                    if taken:
+                        cond.append(Patient.id.notin_(taken))
+                    counted += await self.session.scalar(select(func.count()).select_from(
+                        select(Patient.id).where(*cond).limit(want - counted).subquery())) or 0
         page_ids = ids[offset:need]
-        if len(ids) < want:  # every tier was read to its end: ids holds every match
-            total, exact = len(ids), True
+        if counted < want:  # every tier was read to its end: every match was counted
+            total, exact = counted, True
         else:
             total, exact = COUNT_CAP, False
         by_id = {p.id: p for p in await self.by_ids(page_ids)}
         return [by_id[i] for i in page_ids if i in by_id], total, exact
 
     async def _ordered_ids(self, cond: list[ColumnElement[bool]], key: Any,
-                           limit: int, *, from_matches: bool) -> list[uuid.UUID]:
+                           limit: int, *, from_matches: bool
+                           ) -> tuple[list[uuid.UUID], int | None]:
         """The first ``limit`` patients matching ``cond`` in ``key`` (folded name), then id,
-        order.
+        order, and how many patients match ``cond`` when that came for free (else None).
 
         ``from_matches`` (PostgreSQL, a word tier expected to match few patients): sort
         the matches the word index finds, if there are at most
-        :data:`ORDERED_FROM_MATCHES` (cost grows with the matches); with more, or without
-        ``from_matches``, the ordered query, which for a word tier walks the name index in
-        order, filtering (cost grows with the distance to the last row needed: short when
-        matches are dense, long when they are few or cluster late in name order: every
-        ``"walid ..."`` sits in the w's, measured 430 ms at a million patients against a
-        few ms from the word index)."""
+        :data:`ORDERED_FROM_MATCHES` (cost grows with the matches; their number comes
+        with them); with more, or without ``from_matches``, the ordered query, which for a
+        word tier walks the name index in order, filtering (cost grows with the distance
+        to the last row needed: short when matches are dense, long when they are few or
+        cluster late in name order: every ``"walid ..."`` sits in the w's, measured 430 ms
+        at a million patients against a few ms from the word index)."""
         if from_matches:
             found = (select(Patient.id, Patient.name_search).where(*cond)
                      .limit(ORDERED_FROM_MATCHES + 1).cte("found").prefix_with("MATERIALIZED"))
             rows = (await self.session.execute(
                 select(found.c.id, func.count().over())
                 .order_by(found.c.name_search.collate("C"), found.c.id).limit(limit))).all()
-            if not rows or rows[0][1] <= ORDERED_FROM_MATCHES:
-                return [row[0] for row in rows]
+            if not rows:
+                return [], 0
+            if rows[0][1] <= ORDERED_FROM_MATCHES:
+                return [row[0] for row in rows], int(rows[0][1])
         return list(await self.session.scalars(
-            select(Patient.id).where(*cond).order_by(key, Patient.id).limit(limit)))
+            select(Patient.id).where(*cond).order_by(key, Patient.id).limit(limit))), None
 
     @staticmethod
     def _word_matches(m: WordMatches, *, close: bool, postgres: bool) -> ColumnElement[bool]:
@@ -540,7 +577,7 @@ class PatientRepository:
                 conditions.append(_name_word_starts(m.word))
             if words:
                 conditions.append(_name_has_any(words))
-            return or_(*conditions) if conditions else false()
+            return or_(*conditions) if conditions else _NONE
         conditions = [_name_word_starts(m.word)]
         if close:
             conditions += [_name_has_word(w, postgres=False) for w in m.close]
