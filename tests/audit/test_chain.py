@@ -139,16 +139,21 @@ class TestChainInTheDatabase:
         assert (result.ok, result.kind, result.seq) == (False, "anchor_mismatch",
                                                         good.last_seq)
 
-    async def test_a_rolled_back_savepoint_leaves_no_hole(self, session) -> None:
+    @pytest.mark.parametrize("written", [True, False], ids=["written", "only_recorded"])
+    async def test_a_rolled_back_savepoint_leaves_no_hole(self, session, written) -> None:
+        """Whether the savepoint's row was already written (rolled back by the database)
+        or only recorded (dropped by the session), it is gone and the chain has no hole."""
         await audit.record(session, AuditAction.READ, "probe", "a")
-        await session.flush()
+        if written:
+            await audit.write_recorded(session)
         with pytest.raises(RuntimeError):
             async with session.begin_nested():
                 await audit.record(session, AuditAction.READ, "probe", "b")
-                await session.flush()
+                if written:
+                    await audit.write_recorded(session)
                 raise RuntimeError("undo the savepoint")
         await audit.record(session, AuditAction.READ, "probe", "c")
-        await session.flush()
+        await audit.write_recorded(session)
         result = await audit.verify_chain(session)
         assert result.ok, result
         entities = (await session.scalars(text(
@@ -167,7 +172,7 @@ class TestAppendOnlyOnPostgres:
     ])
     async def test_changes_are_refused(self, session, statement) -> None:
         await audit.record(session, AuditAction.READ, "probe", "x")
-        await session.flush()
+        await audit.write_recorded(session)
         with pytest.raises(DBAPIError, match="append-only"):
             async with session.begin_nested():
                 await session.execute(text(statement))
@@ -238,12 +243,12 @@ async def test_rows_are_chained_in_commit_order(db, wiped) -> None:
 @pytest.mark.postgres_only
 @pytest.mark.committed
 async def test_many_concurrent_commits_make_one_chain(db, wiped) -> None:
-    """Twenty transactions (two flushes each) committed at once: every row is chained once,
+    """Twenty transactions (two writes each) committed at once: every row is chained once,
     seq has no gap or repeat, and each transaction's rows keep their recorded order."""
     async def one(n: int) -> None:
         async with db.sessionmaker() as s:
             await audit.record(s, AuditAction.READ, "probe", f"{n:02d}-1")
-            await s.flush()
+            await audit.write_recorded(s)
             await audit.record(s, AuditAction.READ, "probe", f"{n:02d}-2")
             await audit.record(s, AuditAction.READ, "probe", f"{n:02d}-3")
             await s.commit()
@@ -260,10 +265,12 @@ async def test_many_concurrent_commits_make_one_chain(db, wiped) -> None:
 
 @pytest.mark.postgres_only
 @pytest.mark.committed
-async def test_a_rolled_back_transaction_leaves_nothing_queued(db, wiped) -> None:
+@pytest.mark.parametrize("written", [True, False], ids=["written", "only_recorded"])
+async def test_a_rolled_back_transaction_leaves_nothing_queued(db, wiped, written) -> None:
     async with db.sessionmaker() as s:
         await audit.record(s, AuditAction.READ, "probe", "never")
-        await s.flush()
+        if written:
+            await audit.write_recorded(s)
         await s.rollback()
         await audit.record(s, AuditAction.READ, "probe", "kept")
         await s.commit()
@@ -378,9 +385,9 @@ async def test_rows_hashed_by_the_database_verify(session) -> None:
     await audit.record(session, AuditAction.UPDATE, "patient", "p1", changes={
         "seq": "1", "prev_hash": None, "after": {"full_name": "Zoë ضغط"}})
     await audit.record(session, AuditAction.READ, "patient", "p2")
-    await session.flush()
+    await audit.write_recorded(session)
     await audit.record(session, AuditAction.READ, "patient", "p3", changes=None)
-    await session.flush()
+    await audit.write_recorded(session)
     rows = (await session.execute(text(
         "SELECT * FROM audit_log WHERE entity_id IN ('p1', 'p2', 'p3') ORDER BY seq"))
     ).mappings().all()
@@ -396,7 +403,7 @@ async def test_rows_hashed_by_the_database_verify(session) -> None:
 
 @pytest.mark.postgres_only
 async def test_a_search_s_rows_are_one_statement_and_verify(session) -> None:
-    """A flush of many audit rows (a search: one SEARCH and a READ per patient shown) is one
+    """Writing many audit rows (a search: one SEARCH and a READ per patient shown) is one
     statement on PostgreSQL (the queue INSERT; the chaining trigger runs inside the
     database, here at once as the test transaction's trigger is IMMEDIATE): the rows come
     back in the order recorded, consecutive, each
@@ -416,7 +423,7 @@ async def test_a_search_s_rows_are_one_statement_and_verify(session) -> None:
     sync_engine = session.get_bind().engine
     event.listen(sync_engine, "before_cursor_execute", seen)
     try:
-        await session.flush()
+        await audit.write_recorded(session)
     finally:
         event.remove(sync_engine, "before_cursor_execute", seen)
     assert len(statements) == 1, statements

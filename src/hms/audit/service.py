@@ -21,13 +21,14 @@ continue from the tail it remembers; rows are hashed here and inserted by the OR
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
@@ -65,63 +66,123 @@ _TAIL = "hms.audit.chain_tail"
 _QUEUED = "hms.audit.queued"
 
 
-# -- the hash chain, assigned at flush time -------------------------------------------------
+#: ``session.info``: the audit rows :func:`record` added and not yet written, in order
+#: (plain dicts of the row's columns: no ORM objects, which cost ~20 us each to create,
+#: track and expunge; a search page records 21).
+_ROWS = "hms.audit.rows"
+#: ``session.info``: for each SAVEPOINT (weakly held), how many rows :data:`_ROWS` held
+#: when it began; rolling it back drops the rows recorded inside it, as the ORM drops
+#: objects added inside it.
+_MARKS = "hms.audit.marks"
 
 
-def _chain_new_events(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
-    """``before_flush``: give the session's new audit rows their place in the chain.
-    PostgreSQL: queue them for the chaining trigger (one statement) and take them out of
-    the session. SQLite: number and hash them after the tail (read at the transaction's
-    first audit flush, remembered after)."""
-    pending = [obj for obj in session.new
-               if isinstance(obj, AuditEvent) and obj.row_hash is None]
-    if not pending:
-        return
-    pending.sort(key=lambda obj: inspect(obj).insert_order)
-    for ev in pending:
-        if ev.id is None:
-            ev.id = new_id()
-        ev.occurred_at = (ev.occurred_at or utcnow()).astimezone(UTC)
+# -- the hash chain, assigned when the rows are written -------------------------------------
+
+
+def _write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Give audit rows (column dicts, in recording order) their place in the chain and
+    write them. PostgreSQL: queue them for the chaining trigger (one statement; chained at
+    COMMIT). SQLite: number and hash them after the tail (read at the transaction's first
+    audit write, remembered after) and insert them (one executemany)."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        # Queued in one statement and chained by the database at COMMIT; the ORM must not
-        # insert them too.
-        rows = []
-        for ev in pending:
-            values = {name: getattr(ev, name) for name in HASHED_FIELDS}
-            rows.append((values, hash_template(values)))
-        queue_rows(conn, rows)
+        queue_rows(conn, [(values, hash_template(values)) for values in rows])
         session.info[_QUEUED] = True
-        for ev in pending:
-            session.expunge(ev)
         return
     tail = session.info.get(_TAIL)
     if tail is None:
         tail = chain_tail(conn) or (0, GENESIS_HASH)
     seq, prev = tail
-    for ev in pending:
+    for values in rows:
         seq += 1
-        ev.seq = seq
-        ev.prev_hash = prev
-        ev.row_hash = prev = row_hash({name: getattr(ev, name) for name in HASHED_FIELDS}, prev)
+        values["seq"] = seq
+        values["prev_hash"] = prev
+        values["row_hash"] = prev = row_hash(values, prev)
     session.info[_TAIL] = (seq, prev)
+    conn.execute(insert(AuditEvent), rows)
+
+
+def _write_recorded(session: Session) -> None:
+    """Write the rows :func:`record` added since the last write (``before_flush``,
+    ``before_commit``, and before any read of the trail)."""
+    rows = session.info.get(_ROWS)
+    if rows:
+        session.info[_ROWS] = []
+        _write_rows(session, rows)
+
+
+def _chain_new_events(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
+    """``before_flush``: write the recorded rows first, then any ``AuditEvent`` an ORM
+    caller added itself (taken out of the session: the rows are written here, not by the
+    ORM)."""
+    _write_recorded(session)
+    pending = [obj for obj in session.new
+               if isinstance(obj, AuditEvent) and obj.row_hash is None]
+    if not pending:
+        return
+    pending.sort(key=lambda obj: inspect(obj).insert_order)
+    rows = []
+    for ev in pending:
+        values = {name: getattr(ev, name) for name in HASHED_FIELDS if name != "seq"}
+        values["id"] = ev.id or new_id()
+        values["occurred_at"] = (ev.occurred_at or utcnow()).astimezone(UTC)
+        rows.append(values)
+        session.expunge(ev)
+    _write_rows(session, rows)
+
+
+def _before_commit(session: Session) -> None:
+    _write_recorded(session)
+
+
+def _savepoint_began(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, weakref.WeakKeyDictionary())
+        marks[transaction] = len(session.info.get(_ROWS, ()))
+
+
+def _rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    """``after_soft_rollback``: a rolled-back SAVEPOINT takes the rows recorded inside it;
+    the outermost transaction, every unwritten row."""
+    rows = session.info.get(_ROWS)
+    if not rows:
+        return
+    if transaction.nested:
+        mark = session.info.get(_MARKS, {}).get(transaction)
+        if mark is not None:
+            del rows[mark:]
+    elif transaction.parent is None:
+        rows.clear()
 
 
 def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
     session.info.pop(_TAIL, None)
     if transaction.parent is None:
         session.info.pop(_QUEUED, None)
+        session.info.pop(_ROWS, None)
+
+
+async def write_recorded(session: AsyncSession) -> None:
+    """Write the audit rows recorded so far in the session's transaction now (rather than
+    at its next flush of ORM changes or at commit): for code that reads ``audit_log``
+    with its own SQL."""
+    await session.run_sync(_write_recorded)
 
 
 async def _own_rows_chained(session: AsyncSession) -> None:
-    """Before a read of the trail: flush, and chain what this transaction has queued
-    (PostgreSQL; :func:`hms.audit.repository.settle`), so the read includes its own rows."""
+    """Before a read of the trail: write what was recorded, flush, and chain what this
+    transaction has queued (PostgreSQL; :func:`hms.audit.repository.settle`), so the read
+    includes its own rows."""
+    await session.run_sync(_write_recorded)
     await session.flush()
     if session.info.get(_QUEUED):
         await settle(session)
 
 
 event.listen(Session, "before_flush", _chain_new_events)
+event.listen(Session, "before_commit", _before_commit)
+event.listen(Session, "after_transaction_create", _savepoint_began)
+event.listen(Session, "after_soft_rollback", _rolled_back)
 event.listen(Session, "after_transaction_end", _transaction_ended)
 
 
@@ -169,23 +230,30 @@ async def record(
         changes: e.g. :func:`diff` output, or ``{"after": {...}}`` for a create.
         user_id, username: override the request's actor (e.g. a failed login).
 
-    The actor, IP, user agent and request id come from :mod:`hms.core.context`.
+    The actor, IP, user agent and request id come from :mod:`hms.core.context`. The row
+    is written (chained, on PostgreSQL queued for the chaining trigger) at the session's
+    next flush of ORM changes, at commit, or before a read of the trail
+    (:func:`write_recorded` writes it at once); a rollback of the transaction or of the
+    SAVEPOINT it was recorded in drops it.
     """
     ctx = context.current()
-    session.add(
-        AuditEvent(
-            user_id=user_id or ctx.user_id,
-            username=username or ctx.username,
-            action=action.value,
-            entity_type=entity_type,
-            entity_id=str(entity_id) if entity_id is not None else None,
-            patient_id=patient_id,
-            changes=_jsonable(changes) if changes is not None else None,
-            ip=ctx.ip,
-            user_agent=(ctx.user_agent or "")[:400] or None,
-            request_id=ctx.request_id or None,
-        )
-    )
+    if session.sync_session.get_transaction() is None:
+        # As session.add would: the row belongs to the transaction (a rollback drops it).
+        session.sync_session.begin()
+    session.info.setdefault(_ROWS, []).append({
+        "id": new_id(),
+        "occurred_at": utcnow(),
+        "user_id": user_id or ctx.user_id,
+        "username": username or ctx.username,
+        "action": action.value,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id) if entity_id is not None else None,
+        "patient_id": patient_id,
+        "changes": _jsonable(changes) if changes is not None else None,
+        "ip": ctx.ip,
+        "user_agent": (ctx.user_agent or "")[:400] or None,
+        "request_id": ctx.request_id or None,
+    })
 
 
 async def record_reads(

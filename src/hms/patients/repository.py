@@ -248,16 +248,16 @@ def _expansion_pg(fuzzy: tuple[bool, ...]) -> TextClause:
 _NONE: ColumnElement[bool] = false()
 
 
-def _name_words_expr() -> ColumnElement[Any]:
-    # Exactly the expression of the GIN index ix_patients_name_words (migration 0016).
-    return func.string_to_array(Patient.name_search, literal_column("' '"),
-                                type_=postgresql.ARRAY(Text))
+_TEXT_ARRAY = postgresql.ARRAY(Text)
+#: Exactly the expression of the GIN index ix_patients_name_words (migration 0016); built
+#: once (expressions are immutable), as each search uses it in several conditions.
+_NAME_WORDS: ColumnElement[Any] = func.string_to_array(
+    Patient.name_search, literal_column("' '"), type_=_TEXT_ARRAY)
+_OVERLAPS = _NAME_WORDS.bool_op("&&")
 
 
 def _name_has_any(words: Iterable[str]) -> ColumnElement[bool]:
-    array = cast(bindparam(None, list(words), type_=postgresql.ARRAY(Text)),
-                 postgresql.ARRAY(Text))
-    return _name_words_expr().bool_op("&&")(array)
+    return _OVERLAPS(cast(bindparam(None, list(words), type_=_TEXT_ARRAY), _TEXT_ARRAY))
 
 
 def _name_has_word(word: str, postgres: bool) -> ColumnElement[bool]:
