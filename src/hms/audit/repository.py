@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.audit.chain import HashTemplate
@@ -87,6 +87,12 @@ async def settle(session: AsyncSession) -> None:
     await conn.execute(text(f"SET CONSTRAINTS {CHAIN_TRIGGER} IMMEDIATE"))
 
 
+def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """SQLite: insert chained audit rows (every column, ``seq``, ``prev_hash`` and
+    ``row_hash`` included) in one executemany."""
+    conn.execute(insert(AuditEvent), list(rows))
+
+
 def chain_tail(conn: Connection) -> tuple[int, str] | None:
     """``(seq, row_hash)`` of the last row, or None for an empty trail (one index probe on
     the unique ``seq`` index; no lock)."""
@@ -110,7 +116,7 @@ class EventFilter:
 
 
 class AuditRepository:
-    """Reads of the audit trail (writes go through ``session.add`` in the service)."""
+    """Reads of the audit trail (writes: :func:`queue_rows`, :func:`insert_rows`)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

@@ -1,11 +1,12 @@
 """Writing and reading the audit trail. Callers pass the session of their own transaction,
 so an audited change and its audit row commit (or roll back) together.
 
-The trail is a hash chain (:mod:`hms.audit.chain`). Callers only ``record``; when the
-session flushes, :func:`_chain_new_events` (a ``before_flush`` listener on every ORM
-session) takes the new rows in the order they were recorded.
+The trail is a hash chain (:mod:`hms.audit.chain`). Callers only ``record``: the row waits
+on the session (a plain dict) and is written with the others, in recording order, at the
+session's next flush of ORM changes (``before_flush``), at commit (``before_commit``) or
+before a read of the trail; a rollback of its transaction or SAVEPOINT drops it.
 
-On PostgreSQL a flush queues them (one INSERT into ``audit_pending``, no lock:
+On PostgreSQL writing queues them (one INSERT into ``audit_pending``, no lock:
 :func:`hms.audit.repository.queue_rows`) and the database chains them when the transaction
 commits (deferred trigger of migration 0019: the append lock, the tail, each row's ``seq``,
 ``prev_hash`` and ``row_hash``), so the lock that serialises appends is held for the
@@ -14,8 +15,8 @@ A read of the trail first chains the transaction's own queued rows
 (:func:`hms.audit.repository.settle`), so it sees them.
 
 On SQLite (one writer at a time: hms opens every write transaction with ``BEGIN
-IMMEDIATE``) the first audit flush of a transaction reads the tail and later flushes
-continue from the tail it remembers; rows are hashed here and inserted by the ORM.
+IMMEDIATE``) the first audit write of a transaction reads the tail and later writes
+continue from the tail it remembers; rows are hashed here and inserted in one statement.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
@@ -44,6 +45,7 @@ from hms.audit.repository import (
     AuditRepository,
     EventFilter,
     chain_tail,
+    insert_rows,
     queue_rows,
     settle,
 )
@@ -99,7 +101,7 @@ def _write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         values["prev_hash"] = prev
         values["row_hash"] = prev = row_hash(values, prev)
     session.info[_TAIL] = (seq, prev)
-    conn.execute(insert(AuditEvent), rows)
+    insert_rows(conn, rows)
 
 
 def _write_recorded(session: Session) -> None:

@@ -267,8 +267,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     PostgreSQL, runs without an explicit transaction: a patient read is its SELECT and the
     audit INSERT (chained and committed by that statement's own transaction) instead of
     BEGIN, SELECT, INSERT, COMMIT. Each statement sees the data committed when it starts, as
-    it would inside a READ COMMITTED transaction; the audit rows are committed by the flush
-    at the end, before the response is sent.
+    it would inside a READ COMMITTED transaction; the audit rows are written (and so
+    committed) when the session commits, before the response is sent.
     """
     db: Database = request.app.state.db
     read = is_read_only(request)
