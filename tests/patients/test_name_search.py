@@ -298,3 +298,33 @@ async def test_a_typo_search_sends_no_query_that_cannot_match(client, nurse, ses
     assert (body["total"], body["total_exact"]) == (3, True)
     assert not any("WHERE false" in s for s in statements)
     assert len(statements) == 3, statements
+
+
+async def test_a_starts_with_tier_counts_in_the_statement_that_reads_it(client, nurse,
+                                                                        session):
+    """"zya" on a page of 5, 25 patients named "Zyad ...": the starts-with tier is read up
+    to the count cap in one statement (its rows past the page are counted, not read
+    again), so the patients table sees that read, the word tier's capped count and the
+    page's rows: three statements, and the total is exact."""
+    from sqlalchemy import event
+
+    for n in range(25):
+        await make_patient(session, full_name=f"Zyad Person{n:02d}")
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "FROM patients" in statement:
+            statements.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        resp = await client.get(f"{URL}/search", params={"name": "zya", "page_size": 5},
+                                headers=nurse)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert [p["full_name"] for p in body["items"]] == [f"Zyad Person{n:02d}" for n in range(5)]
+    assert (body["total"], body["total_exact"]) == (25, True)
+    assert len(statements) == 3, statements

@@ -518,9 +518,16 @@ class PatientRepository:
             taken: list[uuid.UUID] = []
             tier_total: int | None = None
             if len(ids) < need:
+                # A tier read along an index range (an identifier, "starts with") reads on
+                # to the count cap in the same statement: rows past the page cost next to
+                # nothing there, where a separate count would cost a round trip.
+                ranged = from_matches[n] is None
                 taken, tier_total = await self._ordered_ids(
-                    cond, key, need - len(ids), from_matches=from_matches[n] is True)
-                ids += taken
+                    cond, key, want - counted if ranged else need - len(ids),
+                    from_matches=from_matches[n] is True)
+                if ranged:
+                    tier_total = len(taken)  # all of the tier, or the cap reached
+                ids += taken[:need - len(ids)]
                 counted += len(taken)
             if need <= counted < want:
                 if tier_total is not None:
