@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from hms.db.migrate import downgrade, upgrade
 from hms.db.session import create_engine
 from tests.conftest import TEST_DB, _pg_admin, _pg_database_url
 from tests.privacy.factories import clinical_day
+from tests.statements import captured_statements
 
 PG = TEST_DB == "postgres"
 
@@ -414,18 +415,8 @@ async def test_a_search_s_rows_are_one_statement_and_verify(session) -> None:
     for i in ids:
         await audit.record(session, AuditAction.READ, "patient", i, patient_id=i,
                            changes={"via": "search", "seq": "\x00seq:"})
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *args) -> None:
-        if "audit_" in statement:
-            statements.append(statement)
-
-    sync_engine = session.get_bind().engine
-    event.listen(sync_engine, "before_cursor_execute", seen)
-    try:
+    with captured_statements(session, "audit_") as statements:
         await audit.write_recorded(session)
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", seen)
     assert len(statements) == 1, statements
     rows = (await session.execute(text(
         "SELECT * FROM audit_log WHERE entity_type = 'patient' ORDER BY seq DESC LIMIT 21"))

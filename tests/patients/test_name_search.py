@@ -11,6 +11,7 @@ from hms.patients import name_search, service
 from hms.patients.models import PatientNameWord
 from tests.identity.factories import auth_headers
 from tests.patients.factories import make_patient
+from tests.statements import captured_statements
 
 URL = "/api/v1/patients"
 
@@ -221,25 +222,14 @@ async def test_postgres_connections_plan_each_search(db):
 async def test_every_query_word_is_looked_up_in_one_statement(session):
     """PostgreSQL: the prefix and close-spelling lookups of all the words of a query are one
     round trip; each word still gets its own prefixes and close spellings."""
-    from sqlalchemy import event
-
     from hms.patients.name_search import NameQuery
     from hms.patients.repository import NameWordRepository
 
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("one statement on PostgreSQL; SQLite reads the small dictionary")
     await NameWordRepository(session).add(["hassan mahmoud", "hasan mahmud", "ali"])
-    statements: list[str] = []
-
-    def seen(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    engine = session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with captured_statements(session) as statements:
         matches = await NameWordRepository(session).expand(NameQuery.parse("hsasan mahmo"))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert len(statements) == 1
     assert [m.word for m in matches] == ["hsasan", "mahmo"]
     assert matches[0].prefixed == () and set(matches[0].close) >= {"hassan", "hasan"}
@@ -274,23 +264,11 @@ async def test_a_typo_search_sends_no_query_that_cannot_match(client, nurse, ses
     tier, read from the word index's matches, counts them as it reads them (a page of two
     of its three matches needs no count query). What reaches the patients table: the
     start-of-name tier, the close-spelling tier, the page's rows."""
-    from sqlalchemy import event
-
     for given in ("Hassan", "Hasan", "Hassan"):
         await make_patient(session, full_name=f"{given} Mahmoud Ali")
-    statements: list[str] = []
-
-    def seen(_conn, _cursor, statement, *_args) -> None:
-        if "FROM patients" in statement:
-            statements.append(statement)
-
-    engine = session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with captured_statements(session, "FROM patients") as statements:
         resp = await client.get(f"{URL}/search", params={"name": "hsasan mahmoud", "page_size": 2},
                                 headers=nurse)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert [p["full_name"] for p in body["items"]] == ["Hasan Mahmoud Ali",
@@ -306,23 +284,11 @@ async def test_a_starts_with_tier_counts_in_the_statement_that_reads_it(client, 
     to the count cap in one statement (its rows past the page are counted, not read
     again), so the patients table sees that read, the word tier's capped count and the
     page's rows: three statements, and the total is exact."""
-    from sqlalchemy import event
-
     for n in range(25):
         await make_patient(session, full_name=f"Zyad Person{n:02d}")
-    statements: list[str] = []
-
-    def seen(_conn, _cursor, statement, *_args) -> None:
-        if "FROM patients" in statement:
-            statements.append(statement)
-
-    engine = session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with captured_statements(session, "FROM patients") as statements:
         resp = await client.get(f"{URL}/search", params={"name": "zya", "page_size": 5},
                                 headers=nurse)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert [p["full_name"] for p in body["items"]] == [f"Zyad Person{n:02d}" for n in range(5)]
