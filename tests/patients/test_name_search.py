@@ -262,8 +262,8 @@ async def test_a_typo_search_sends_no_query_that_cannot_match(client, nurse, ses
     """"hsasan mahmoud": no dictionary word starts with "hsasan", so the tier of words
     starting with the query's words cannot match and is not queried; the close-spelling
     tier, read from the word index's matches, counts them as it reads them (a page of two
-    of its three matches needs no count query). What reaches the patients table: the
-    start-of-name tier, the close-spelling tier, the page's rows."""
+    of its three matches needs no count query) and brings the page's rows. What reaches the
+    patients table: the start-of-name tier and the close-spelling tier."""
     for given in ("Hassan", "Hasan", "Hassan"):
         await make_patient(session, full_name=f"{given} Mahmoud Ali")
     with captured_statements(session, "FROM patients") as statements:
@@ -275,15 +275,15 @@ async def test_a_typo_search_sends_no_query_that_cannot_match(client, nurse, ses
                                                        "Hassan Mahmoud Ali"]
     assert (body["total"], body["total_exact"]) == (3, True)
     assert not any("WHERE false" in s for s in statements)
-    assert len(statements) == 3, statements
+    assert len(statements) == 2, statements
 
 
 async def test_a_starts_with_tier_counts_in_the_statement_that_reads_it(client, nurse,
                                                                         session):
     """"zya" on a page of 5, 25 patients named "Zyad ...": the starts-with tier is read up
-    to the count cap in one statement (its rows past the page are counted, not read
-    again), so the patients table sees that read, the word tier's capped count and the
-    page's rows: three statements, and the total is exact."""
+    to the count cap in one statement that also brings the page's rows (its rows past the
+    page are counted, not read again), so the patients table sees that read and the word
+    tier's capped count: two statements, and the total is exact."""
     for n in range(25):
         await make_patient(session, full_name=f"Zyad Person{n:02d}")
     with captured_statements(session, "FROM patients") as statements:
@@ -293,4 +293,66 @@ async def test_a_starts_with_tier_counts_in_the_statement_that_reads_it(client, 
     body = resp.json()
     assert [p["full_name"] for p in body["items"]] == [f"Zyad Person{n:02d}" for n in range(5)]
     assert (body["total"], body["total_exact"]) == (25, True)
-    assert len(statements) == 3, statements
+    assert len(statements) == 2, statements
+
+
+async def test_a_full_count_from_the_start_of_the_name_skips_the_dictionary(
+        client, nurse, session, monkeypatch):
+    """When the names starting with the query fill the page and the count cap, no later
+    tier can change the answer: the search is that one statement, with no dictionary
+    lookup (which only word tiers need)."""
+    from hms.patients import repository
+
+    monkeypatch.setattr(repository, "COUNT_CAP", 3)
+    for family in ("Amin", "Badr", "Fouad", "Gamal", "Wahba"):
+        await make_patient(session, full_name=f"Rania {family}")
+    await make_patient(session, full_name="Amin Rania")  # a word tier would match it
+    with captured_statements(session) as statements:
+        resp = await client.get(f"{URL}/search", params={"name": "rania", "page_size": 2},
+                                headers=nurse)
+    body = resp.json()
+    assert [p["full_name"] for p in body["items"]] == ["Rania Amin", "Rania Badr"]
+    assert (body["total"], body["total_exact"]) == (3, False)
+    searched = [s for s in statements if "patient_name_words" in s or "FROM patients" in s]
+    assert len(searched) == 1 and "patient_name_words" not in searched[0], searched
+
+
+async def test_a_walked_tier_counts_past_its_page_in_the_statement_that_reads_it(
+        client, nurse, session, monkeypatch):
+    """A word tier read along the name index (its words expected in many names) brings its
+    page and, when the page is full, the capped count of the rest in one statement; when
+    the page is not full the count is what was read."""
+    from hms.patients import repository
+
+    async def common(self):
+        return name_search.WordShares({}, 1.0, 1_000_000.0)
+
+    monkeypatch.setattr(repository.NameWordRepository, "shares", common)
+    for given in ("Adel", "Badr", "Fouad", "Gamal"):
+        await make_patient(session, full_name=f"{given} Qandil")
+    for page_size, total in ((2, 4), (10, 4)):
+        with captured_statements(session, "FROM patients") as statements:
+            resp = await client.get(f"{URL}/search", headers=nurse,
+                                    params={"name": "qandil", "page_size": page_size})
+        body = resp.json()
+        assert [p["full_name"] for p in body["items"]] == [
+            "Adel Qandil", "Badr Qandil", "Fouad Qandil", "Gamal Qandil"][:page_size]
+        assert (body["total"], body["total_exact"]) == (total, True)
+        assert len(statements) == 2, statements  # the start of the name; the word tier
+
+
+@pytest.mark.postgres_only
+async def test_a_registration_leaves_nothing_pending_in_the_name_indexes(client, nurse,
+                                                                         session):
+    """The GIN indexes name search reads have no pending list (migration 0022): a new
+    patient's name words go straight into the index, so a search never scans a list of
+    recent registrations."""
+    await session.execute(text("CREATE EXTENSION IF NOT EXISTS pgstattuple"))
+    await make_patient(session, full_name="Zeinab Qandil Fahmy")  # new words: both indexes
+    for index in ("ix_patients_name_words", "ix_patient_name_words_trgm"):
+        pending = await session.scalar(text(
+            "SELECT pending_tuples FROM pgstatginindex(CAST(:ix AS regclass))"), {"ix": index})
+        assert pending == 0, index
+    found = await _names(client, nurse, name="qandil")
+    assert found == ["Zeinab Qandil Fahmy"]
+

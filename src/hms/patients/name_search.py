@@ -57,7 +57,7 @@ PREFIX_MAX_WORDS = 200
 COUNT_CAP = 100
 #: A tier's page is sorted from the word index's matches when they are expected to be at
 #: most this many (PostgreSQL; a few ms), else read along the name index (see
-#: ``PatientRepository._ordered_ids``).
+#: ``PatientRepository._read_tier``).
 ORDERED_FROM_MATCHES = 2000
 #: Pages of a name search reach at most this many rows (refine the query beyond that).
 WINDOW_CAP = 1000

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import time as time_module
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -246,6 +248,23 @@ def _expansion_pg(fuzzy: tuple[bool, ...]) -> TextClause:
 #: A name-search condition no patient can meet (a query word with no dictionary word to
 #: match): its tier is skipped instead of queried.
 _NONE: ColumnElement[bool] = false()
+
+
+class _Read(enum.Enum):
+    """How a name-search tier's matches are found (see ``PatientRepository._read_tier``)."""
+
+    RANGE = "range"
+    MATCHES = "matches"
+    WALK = "walk"
+
+
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    """One relevance tier of a name search: its condition on ``patients`` and how its
+    matches are read."""
+
+    cond: ColumnElement[bool]
+    read: _Read
 
 
 _TEXT_ARRAY = postgresql.ARRAY(Text)
@@ -477,100 +496,125 @@ class PatientRepository:
         self, query: NameQuery, identifier: str | None, where: list[ColumnElement[bool]], *,
         offset: int, limit: int,
     ) -> tuple[list[Patient], int, bool]:
-        postgres = self.session.get_bind().dialect.name == "postgresql"
-        key = Patient.name_search.collate("C") if postgres else Patient.name_search
-        words = NameWordRepository(self.session)
-        matches = await words.expand(query)
-        shares = await words.shares()
-        tiers: list[ColumnElement[bool]] = []
-        # Per tier: how its page is read (True: from the word index's matches, sorted; see
-        # _ordered_ids). None: the plain ordered query (an identifier, or "starts with",
-        # a range of the name index itself).
-        from_matches: list[bool | None] = []
-        if identifier is not None:
-            tiers.append(self._identifier(identifier))
-            from_matches.append(None)
-        tiers.append(key.like(_escape_like(query.folded) + "%", escape="\\"))
-        from_matches.append(None)
-        for close in (False, True):
-            if close and not any(m.close for m in matches):
-                break
-            each = [self._word_matches(m, close=close, postgres=postgres) for m in matches]
-            tiers.append(_NONE if any(w is _NONE for w in each) else and_(*each))
-            from_matches.append(postgres and (
-                shares is None
-                or tier_share(matches, shares, close=close) * shares.patients
-                <= ORDERED_FROM_MATCHES))
+        key = self._name_key()
         need = min(offset + limit, WINDOW_CAP)
         # Matches past the page are only counted, up to COUNT_CAP + 1 (no second query over
-        # every match, which a very common name word made the costliest part): the page's
-        # own rows are read in order; a tier read from the word index's matches already
-        # knows how many it has, the others count theirs with a capped subquery.
+        # every match, which a very common name word made the costliest part).
         want = max(need, COUNT_CAP + 1)
-        ids: list[uuid.UUID] = []  # the matches in order, up to the end of the page
-        counted = 0  # matches seen so far, every tier, up to ``want``
-        for n, tier in enumerate(tiers):
-            if counted >= want:
-                break
-            if tier is _NONE:  # a query word with nothing in the dictionary to match
+        page: list[Patient] = []
+        # Matches seen so far, every tier, up to ``want``. While the page is not full every
+        # tier so far was read to its end, so these are exactly the matches listed so far.
+        counted = 0
+        earlier: list[ColumnElement[bool]] = []
+        async for tier in self._name_tiers(query, identifier):
+            if tier.cond is _NONE:  # a query word with nothing in the dictionary to match
                 continue
-            cond = [*where, tier, *[not_(t) for t in tiers[:n] if t is not _NONE]]
-            taken: list[uuid.UUID] = []
-            tier_total: int | None = None
-            if len(ids) < need:
-                # A tier read along an index range (an identifier, "starts with") reads on
-                # to the count cap in the same statement: rows past the page cost next to
-                # nothing there, where a separate count would cost a round trip.
-                ranged = from_matches[n] is None
-                taken, tier_total = await self._ordered_ids(
-                    cond, key, want - counted if ranged else need - len(ids),
-                    from_matches=from_matches[n] is True)
-                if ranged:
-                    tier_total = len(taken)  # all of the tier, or the cap reached
-                ids += taken[:need - len(ids)]
-                counted += len(taken)
-            if need <= counted < want:
-                if tier_total is not None:
-                    counted += min(tier_total - len(taken), want - counted)
-                else:
-                    if taken:
-                        cond.append(Patient.id.notin_(taken))
-                    counted += await self.session.scalar(select(func.count()).select_from(
-                        select(Patient.id).where(*cond).limit(want - counted).subquery())) or 0
-        page_ids = ids[offset:need]
+            cond = [*where, tier.cond, *[not_(t) for t in earlier]]
+            earlier.append(tier.cond)
+            if counted < need:
+                rows, tier_count = await self._read_tier(
+                    cond, key, tier.read, before=counted, offset=offset, need=need, want=want)
+                page += rows
+            else:  # the page is full: count the tier, up to the cap
+                tier_count = await self.session.scalar(select(func.count()).select_from(
+                    select(Patient.id).where(*cond).limit(want - counted).subquery())) or 0
+            counted += tier_count
+            if counted >= want:  # asked for no further tier: its dictionary lookup is skipped
+                break
         if counted < want:  # every tier was read to its end: every match was counted
-            total, exact = counted, True
-        else:
-            total, exact = COUNT_CAP, False
-        by_id = {p.id: p for p in await self.by_ids(page_ids)}
-        return [by_id[i] for i in page_ids if i in by_id], total, exact
+            return page, counted, True
+        return page, COUNT_CAP, False
 
-    async def _ordered_ids(self, cond: list[ColumnElement[bool]], key: Any,
-                           limit: int, *, from_matches: bool
-                           ) -> tuple[list[uuid.UUID], int | None]:
-        """The first ``limit`` patients matching ``cond`` in ``key`` (folded name), then id,
-        order, and how many patients match ``cond`` when that came for free (else None).
+    def _name_key(self) -> ColumnElement[Any]:
+        """The folded name as the name index orders it (PostgreSQL: ``COLLATE "C"``, byte
+        order; SQLite's default collation is already binary)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return Patient.name_search.collate("C")
+        return Patient.name_search.expression
 
-        ``from_matches`` (PostgreSQL, a word tier expected to match few patients): sort
-        the matches the word index finds, if there are at most
-        :data:`ORDERED_FROM_MATCHES` (cost grows with the matches; their number comes
-        with them); with more, or without ``from_matches``, the ordered query, which for a
-        word tier walks the name index in order, filtering (cost grows with the distance
-        to the last row needed: short when matches are dense, long when they are few or
-        cluster late in name order: every ``"walid ..."`` sits in the w's, measured 430 ms
-        at a million patients against a few ms from the word index)."""
-        if from_matches:
+    async def _name_tiers(self, query: NameQuery, identifier: str | None
+                          ) -> AsyncIterator[_Tier]:
+        """The relevance tiers of a name search, best first (see
+        :mod:`hms.patients.name_search`): the holders of ``identifier``, names starting
+        with the query, then the word tiers. The dictionary is looked up (one round trip on
+        PostgreSQL) only when the caller asks for a word tier: not when the tiers before
+        them filled the page and the count."""
+        if identifier is not None:
+            yield _Tier(self._identifier(identifier), _Read.RANGE)
+        yield _Tier(self._name_key().like(_escape_like(query.folded) + "%", escape="\\"),
+                    _Read.RANGE)
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        words = NameWordRepository(self.session)
+        matches = await words.expand(query)
+        shares = await words.shares() if postgres else None
+        for close in (False, True):
+            if close and not any(m.close for m in matches):
+                return
+            each = [self._word_matches(m, close=close, postgres=postgres) for m in matches]
+            few = postgres and (shares is None or tier_share(matches, shares, close=close)
+                                * shares.patients <= ORDERED_FROM_MATCHES)
+            yield _Tier(_NONE if any(w is _NONE for w in each) else and_(*each),
+                        _Read.MATCHES if few else _Read.WALK)
+
+    async def _read_tier(self, cond: list[ColumnElement[bool]], key: ColumnElement[Any],
+                         read: _Read, *, before: int, offset: int, need: int, want: int,
+                         ) -> tuple[list[Patient], int]:
+        """One tier of a name search in one statement: its patients at the page's places
+        (the tier's matches in folded-name, then id, order are matches ``before``,
+        ``before + 1``, ... of the search; the page is matches ``offset`` to ``need - 1``),
+        and how many patients the tier matches, counted up to ``want - before``.
+
+        How the tier's matches are found, by ``read``:
+
+        - ``RANGE``, a range of an index (the start of the name, an identifier): read in
+          order up to the count cap; rows past the page cost next to nothing there.
+        - ``MATCHES`` (PostgreSQL, a word tier expected to match few patients): the
+          matches the word index finds, sorted, if there are at most
+          :data:`ORDERED_FROM_MATCHES` (cost grows with the matches; their number comes
+          with them); with more, as ``WALK``.
+        - ``WALK``: along the name index in order, filtering, to the end of the page (cost
+          grows with the distance to the last row needed: short when matches are dense,
+          long when they are few or cluster late in name order: every ``"walid ..."`` sits
+          in the w's, measured 430 ms at a million patients against a few ms from the word
+          index); the rest of the tier is counted in the same statement, by a capped
+          count evaluated only when the page was filled."""
+        # The page's places in this tier's order, and the cap of its count.
+        skip, take, cap = max(0, offset - before), need - max(offset, before), want - before
+        if read is _Read.MATCHES:
             found = (select(Patient.id, Patient.name_search).where(*cond)
                      .limit(ORDERED_FROM_MATCHES + 1).cte("found").prefix_with("MATERIALIZED"))
-            rows = (await self.session.execute(
-                select(found.c.id, func.count().over())
-                .order_by(found.c.name_search.collate("C"), found.c.id).limit(limit))).all()
-            if not rows:
-                return [], 0
-            if rows[0][1] <= ORDERED_FROM_MATCHES:
-                return [row[0] for row in rows], int(rows[0][1])
-        return list(await self.session.scalars(
-            select(Patient.id).where(*cond).order_by(key, Patient.id).limit(limit))), None
+            found_key = found.c.name_search.collate("C")
+            ranked = (select(found.c.id, found_key.label("k"))
+                      .order_by(found_key, found.c.id).limit(need - before).cte("ranked"))
+            n = select(func.count().label("n")).select_from(found).subquery("n")
+            rows, matched = await self._tier_page(ranked, n, n.c.n, skip, take)
+            if matched <= ORDERED_FROM_MATCHES:
+                return rows, min(matched, cap)
+        length = cap if read is _Read.RANGE else need - before
+        ranked = (select(Patient.id, key.label("k")).where(*cond).order_by(key, Patient.id)
+                  .limit(length).cte("ranked"))
+        n = select(func.count().label("n")).select_from(ranked).subquery("n")
+        total: ColumnElement[int] = n.c.n
+        if read is not _Read.RANGE and length < cap:
+            # The page was filled: the tier may have more matches than it listed.
+            total = case((n.c.n < length, n.c.n), else_=select(func.count()).select_from(
+                select(Patient.id).where(*cond).limit(cap).subquery()).scalar_subquery())
+        return await self._tier_page(ranked, n, total, skip, take)
+
+    async def _tier_page(self, ranked: Any, n: Any, total: ColumnElement[int], skip: int,
+                         take: int) -> tuple[list[Patient], int]:
+        """``take`` patients of ``ranked`` (a CTE of ``id`` and ``k``, the folded name, in
+        order) from its ``skip``-th row on, in order, and ``total``, an expression over the
+        one-row subquery ``n``. Joined to ``n`` so that a page with no rows still brings
+        ``total``."""
+        at = (select(ranked.c.id, ranked.c.k).order_by(ranked.c.k, ranked.c.id)
+              .offset(skip).limit(take))
+        listed = at.subquery("listed")
+        stmt = (select(total.label("total"), Patient).select_from(n)
+                .outerjoin(listed, true()).outerjoin(Patient, Patient.id == listed.c.id)
+                .order_by(listed.c.k, listed.c.id))
+        result = (await self.session.execute(stmt)).all()
+        return [row[1] for row in result if row[1] is not None], int(result[0][0])
 
     @staticmethod
     def _word_matches(m: WordMatches, *, close: bool, postgres: bool) -> ColumnElement[bool]:
