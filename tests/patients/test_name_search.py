@@ -356,3 +356,21 @@ async def test_a_registration_leaves_nothing_pending_in_the_name_indexes(client,
     found = await _names(client, nurse, name="qandil")
     assert found == ["Zeinab Qandil Fahmy"]
 
+
+
+async def test_search_statements_are_reused_by_shape_and_bounded(client, nurse, session,
+                                                                 monkeypatch):
+    """Searches of the same shape (words, tiers) reuse one built statement with their own
+    values; the cache of built statements stays within its bound whatever callers send."""
+    from hms.patients import repository
+
+    monkeypatch.setattr(repository, "_NAME_STATEMENTS", {})
+    for full_name in ("Nada Samy", "Omar Fawzy", "Samy Nada"):
+        await make_patient(session, full_name=full_name)
+    assert await _names(client, nurse, name="nada") == ["Nada Samy", "Samy Nada"]
+    built = dict(repository._NAME_STATEMENTS)
+    assert await _names(client, nurse, name="omar") == ["Omar Fawzy"]
+    assert built == repository._NAME_STATEMENTS  # same shape: nothing new built
+    monkeypatch.setattr(repository, "_NAME_STATEMENTS_MAX", len(built))
+    assert await _names(client, nurse, name="samy nada") == ["Samy Nada", "Nada Samy"]
+    assert 0 < len(repository._NAME_STATEMENTS) <= len(built)

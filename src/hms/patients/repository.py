@@ -5,13 +5,15 @@ from __future__ import annotations
 import enum
 import time as time_module
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Text,
     and_,
@@ -260,11 +262,96 @@ class _Read(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class _Tier:
-    """One relevance tier of a name search: its condition on ``patients`` and how its
-    matches are read."""
+    """One relevance tier of a name search: its condition on ``patients`` (values as bound
+    parameters named after the tier's place, ``t0_...``), how its matches are read, what the
+    condition's SQL depends on (``shape``: equal shapes, equal SQL) and its bound values."""
 
     cond: ColumnElement[bool]
     read: _Read
+    shape: tuple[Any, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+#: A tier that cannot match (a query word with nothing in the dictionary to match).
+_NO_TIER = _Tier(_NONE, _Read.WALK)
+
+#: Name-search statements by shape (the dialect, the shapes of the tiers in the condition,
+#: what is read): built once, then run with bound values, so a search spends no time
+#: building SQL that does not change. Bounded: a query's words make its shape, and a
+#: caller could send many.
+_NAME_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_NAME_STATEMENTS_MAX = 1024
+
+
+def _statement(key: tuple[Any, ...] | None, build: Callable[[], Any]) -> Any:
+    """The statement cached under ``key`` (None: not cacheable, built every time)."""
+    if key is None:
+        return build()
+    stmt = _NAME_STATEMENTS.get(key)
+    if stmt is None:
+        if len(_NAME_STATEMENTS) >= _NAME_STATEMENTS_MAX:
+            _NAME_STATEMENTS.clear()
+        stmt = _NAME_STATEMENTS[key] = build()
+    return stmt
+
+
+def _identifier_tier(n: int, value: str) -> _Tier:
+    """Holders of ``value`` as a custom patient number, passport or phone number (NULL-safe,
+    so that ``NOT`` of it is never NULL)."""
+    p = f"t{n}_"
+    alternatives = [Patient.patient_number == bindparam(p + "number"),
+                    and_(Patient.passport_number_bidx.is_not(None),
+                         Patient.passport_number_bidx == bindparam(p + "passport"))]
+    values = {p + "number": value, p + "passport": search_token("passport_number", value)}
+    digits = any(ch.isdigit() for ch in value)
+    if digits:
+        alternatives.append(and_(Patient.phone_bidx.is_not(None),
+                                 Patient.phone_bidx == bindparam(p + "phone")))
+        values[p + "phone"] = search_token("phone", value)
+    return _Tier(or_(*alternatives), _Read.RANGE, ("identifier", digits), values)
+
+
+def _starts_tier(n: int, key: ColumnElement[Any], folded: str) -> _Tier:
+    """Folded names starting with the query as typed."""
+    name = f"t{n}_starts"
+    return _Tier(key.like(bindparam(name), escape="\\"), _Read.RANGE, ("starts",),
+                 {name: _escape_like(folded) + "%"})
+
+
+def _words_tier(n: int, matches: list[WordMatches], *, close: bool, postgres: bool,
+                read: _Read) -> _Tier:
+    """Every query word is the start of a word of the name (or, with ``close``, a word
+    spelled like it). PostgreSQL: through the GIN index on the name's words (a query word
+    too short to list its words: ``LIKE`` on the name); SQLite: ``LIKE`` on the
+    space-padded name. :data:`_NO_TIER` when a query word has nothing to match."""
+    each: list[ColumnElement[bool]] = []
+    shapes: list[Any] = []
+    values: dict[str, Any] = {}
+    padded = literal(" ") + Patient.name_search
+    for i, m in enumerate(matches):
+        p = f"t{n}_w{i}_"
+        conditions = []
+        if m.prefixed is None or not postgres:
+            conditions.append(padded.like(bindparam(p + "starts"), escape="\\"))
+            values[p + "starts"] = f"% {_escape_like(m.word)}%"
+        if postgres:
+            words = list(m.prefixed or ()) + (list(m.close) if close else [])
+            if words:
+                conditions.append(_OVERLAPS(cast(bindparam(p + "any", type_=_TEXT_ARRAY),
+                                                 _TEXT_ARRAY)))
+                values[p + "any"] = words
+            if not conditions:
+                return _NO_TIER
+            shapes.append((m.prefixed is None, bool(words)))
+        else:
+            spelled = list(m.close) if close else []
+            for j, w in enumerate(spelled):
+                conditions.append((padded + literal(" ")).like(bindparam(f"{p}c{j}"),
+                                                               escape="\\"))
+                values[f"{p}c{j}"] = f"% {_escape_like(w)} %"
+            shapes.append(len(spelled))
+        each.append(or_(*conditions))
+    return _Tier(and_(*each), read, ("words", close, postgres, tuple(shapes)), values)
 
 
 _TEXT_ARRAY = postgresql.ARRAY(Text)
@@ -415,19 +502,6 @@ class PatientRepository:
         return where
 
     @staticmethod
-    def _identifier(value: str) -> ColumnElement[bool]:
-        """``value`` as a custom patient number, passport or phone number (NULL-safe, so
-        that ``NOT`` of it is never NULL)."""
-        alternatives = [Patient.patient_number == value,
-                        and_(Patient.passport_number_bidx.is_not(None),
-                             Patient.passport_number_bidx == search_token("passport_number",
-                                                                          value))]
-        if any(ch.isdigit() for ch in value):
-            alternatives.append(and_(Patient.phone_bidx.is_not(None),
-                                     Patient.phone_bidx == search_token("phone", value)))
-        return or_(*alternatives)
-
-    @staticmethod
     def _contains(token: str) -> ColumnElement[bool]:
         return Patient.name_search.like(f"%{_escape_like(token)}%", escape="\\")
 
@@ -497,6 +571,7 @@ class PatientRepository:
         offset: int, limit: int,
     ) -> tuple[list[Patient], int, bool]:
         key = self._name_key()
+        dialect = self.session.get_bind().dialect.name
         need = min(offset + limit, WINDOW_CAP)
         # Matches past the page are only counted, up to COUNT_CAP + 1 (no second query over
         # every match, which a very common name word made the costliest part).
@@ -505,19 +580,25 @@ class PatientRepository:
         # Matches seen so far, every tier, up to ``want``. While the page is not full every
         # tier so far was read to its end, so these are exactly the matches listed so far.
         counted = 0
-        earlier: list[ColumnElement[bool]] = []
-        async for tier in self._name_tiers(query, identifier):
+        tiers: list[_Tier] = []
+        async for tier in self._name_tiers(query, identifier, key):
             if tier.cond is _NONE:  # a query word with nothing in the dictionary to match
                 continue
-            cond = [*where, tier.cond, *[not_(t) for t in earlier]]
-            earlier.append(tier.cond)
+            cond = [*where, tier.cond, *[not_(t.cond) for t in tiers]]
+            tiers.append(tier)
+            values = {name: value for t in tiers for name, value in t.values.items()}
+            # The SQL depends on the dialect and the tiers' shapes only; extra conditions
+            # (other criteria, the caller's row scope) carry their own values: not cached.
+            shape = None if where else (dialect, tuple(t.shape for t in tiers))
             if counted < need:
                 rows, tier_count = await self._read_tier(
-                    cond, key, tier.read, before=counted, offset=offset, need=need, want=want)
+                    cond, key, tier.read, shape, values, before=counted, offset=offset,
+                    need=need, want=want)
                 page += rows
             else:  # the page is full: count the tier, up to the cap
-                tier_count = await self.session.scalar(select(func.count()).select_from(
-                    select(Patient.id).where(*cond).limit(want - counted).subquery())) or 0
+                stmt = _statement(shape and (*shape, "count"), partial(_tier_count, cond))
+                tier_count = await self.session.scalar(stmt, {**values,
+                                                              "cap": want - counted}) or 0
             counted += tier_count
             if counted >= want:  # asked for no further tier: its dictionary lookup is skipped
                 break
@@ -532,17 +613,18 @@ class PatientRepository:
             return Patient.name_search.collate("C")
         return Patient.name_search.expression
 
-    async def _name_tiers(self, query: NameQuery, identifier: str | None
-                          ) -> AsyncIterator[_Tier]:
+    async def _name_tiers(self, query: NameQuery, identifier: str | None,
+                          key: ColumnElement[Any]) -> AsyncIterator[_Tier]:
         """The relevance tiers of a name search, best first (see
         :mod:`hms.patients.name_search`): the holders of ``identifier``, names starting
         with the query, then the word tiers. The dictionary is looked up (one round trip on
         PostgreSQL) only when the caller asks for a word tier: not when the tiers before
         them filled the page and the count."""
+        n = 0
         if identifier is not None:
-            yield _Tier(self._identifier(identifier), _Read.RANGE)
-        yield _Tier(self._name_key().like(_escape_like(query.folded) + "%", escape="\\"),
-                    _Read.RANGE)
+            yield _identifier_tier(n, identifier)
+            n += 1
+        yield _starts_tier(n, key, query.folded)
         postgres = self.session.get_bind().dialect.name == "postgresql"
         words = NameWordRepository(self.session)
         matches = await words.expand(query)
@@ -550,19 +632,21 @@ class PatientRepository:
         for close in (False, True):
             if close and not any(m.close for m in matches):
                 return
-            each = [self._word_matches(m, close=close, postgres=postgres) for m in matches]
+            n += 1
             few = postgres and (shares is None or tier_share(matches, shares, close=close)
                                 * shares.patients <= ORDERED_FROM_MATCHES)
-            yield _Tier(_NONE if any(w is _NONE for w in each) else and_(*each),
-                        _Read.MATCHES if few else _Read.WALK)
+            yield _words_tier(n, matches, close=close, postgres=postgres,
+                              read=_Read.MATCHES if few else _Read.WALK)
 
     async def _read_tier(self, cond: list[ColumnElement[bool]], key: ColumnElement[Any],
-                         read: _Read, *, before: int, offset: int, need: int, want: int,
+                         read: _Read, shape: tuple[Any, ...] | None, values: dict[str, Any],
+                         *, before: int, offset: int, need: int, want: int,
                          ) -> tuple[list[Patient], int]:
-        """One tier of a name search in one statement: its patients at the page's places
-        (the tier's matches in folded-name, then id, order are matches ``before``,
-        ``before + 1``, ... of the search; the page is matches ``offset`` to ``need - 1``),
-        and how many patients the tier matches, counted up to ``want - before``.
+        """One tier of a name search in one statement (cached under ``shape``, run with
+        ``values``): its patients at the page's places (the tier's matches in folded-name,
+        then id, order are matches ``before``, ``before + 1``, ... of the search; the page
+        is matches ``offset`` to ``need - 1``), and how many patients the tier matches,
+        counted up to ``want - before``.
 
         How the tier's matches are found, by ``read``:
 
@@ -579,60 +663,78 @@ class PatientRepository:
           index); the rest of the tier is counted in the same statement, by a capped
           count evaluated only when the page was filled."""
         # The page's places in this tier's order, and the cap of its count.
-        skip, take, cap = max(0, offset - before), need - max(offset, before), want - before
+        cap = want - before
+        values = {**values, "skip": max(0, offset - before), "take": need - max(offset, before),
+                  "cap": cap}
         if read is _Read.MATCHES:
-            found = (select(Patient.id, Patient.name_search).where(*cond)
-                     .limit(ORDERED_FROM_MATCHES + 1).cte("found").prefix_with("MATERIALIZED"))
-            found_key = found.c.name_search.collate("C")
-            ranked = (select(found.c.id, found_key.label("k"))
-                      .order_by(found_key, found.c.id).limit(need - before).cte("ranked"))
-            n = select(func.count().label("n")).select_from(found).subquery("n")
-            rows, matched = await self._tier_page(ranked, n, n.c.n, skip, take)
+            values |= {"found": ORDERED_FROM_MATCHES + 1, "length": need - before}
+            rows, matched = await self._tier_page(
+                _statement(shape and (*shape, "matches"), lambda: _matches_page(cond)), values)
             if matched <= ORDERED_FROM_MATCHES:
                 return rows, min(matched, cap)
-        length = cap if read is _Read.RANGE else need - before
-        ranked = (select(Patient.id, key.label("k")).where(*cond).order_by(key, Patient.id)
-                  .limit(length).cte("ranked"))
-        n = select(func.count().label("n")).select_from(ranked).subquery("n")
-        total: ColumnElement[int] = n.c.n
-        if read is not _Read.RANGE and length < cap:
-            # The page was filled: the tier may have more matches than it listed.
-            total = case((n.c.n < length, n.c.n), else_=select(func.count()).select_from(
-                select(Patient.id).where(*cond).limit(cap).subquery()).scalar_subquery())
-        return await self._tier_page(ranked, n, total, skip, take)
+        values["length"] = length = cap if read is _Read.RANGE else need - before
+        counts_rest = read is not _Read.RANGE and length < cap
+        return await self._tier_page(
+            _statement(shape and (*shape, "read", counts_rest),
+                       lambda: _ordered_page(cond, key, counts_rest=counts_rest)), values)
 
-    async def _tier_page(self, ranked: Any, n: Any, total: ColumnElement[int], skip: int,
-                         take: int) -> tuple[list[Patient], int]:
-        """``take`` patients of ``ranked`` (a CTE of ``id`` and ``k``, the folded name, in
-        order) from its ``skip``-th row on, in order, and ``total``, an expression over the
-        one-row subquery ``n``. Joined to ``n`` so that a page with no rows still brings
-        ``total``."""
-        at = (select(ranked.c.id, ranked.c.k).order_by(ranked.c.k, ranked.c.id)
-              .offset(skip).limit(take))
-        listed = at.subquery("listed")
-        stmt = (select(total.label("total"), Patient).select_from(n)
-                .outerjoin(listed, true()).outerjoin(Patient, Patient.id == listed.c.id)
-                .order_by(listed.c.k, listed.c.id))
-        result = (await self.session.execute(stmt)).all()
+    async def _tier_page(self, stmt: Any, values: dict[str, Any]
+                         ) -> tuple[list[Patient], int]:
+        """Run a tier's statement (see :func:`_page_of`): its patients, its count."""
+        result = (await self.session.execute(stmt, values)).all()
         return [row[1] for row in result if row[1] is not None], int(result[0][0])
 
-    @staticmethod
-    def _word_matches(m: WordMatches, *, close: bool, postgres: bool) -> ColumnElement[bool]:
-        """The patient's name has a word starting with ``m.word`` (or, with ``close``, a
-        word spelled like it). PostgreSQL: through the GIN index on the name's words;
-        SQLite: ``LIKE`` on the space-padded name."""
-        if postgres:
-            conditions = []
-            words = list(m.prefixed or ()) + (list(m.close) if close else [])
-            if m.prefixed is None:  # a very short prefix: too many words to list
-                conditions.append(_name_word_starts(m.word))
-            if words:
-                conditions.append(_name_has_any(words))
-            return or_(*conditions) if conditions else _NONE
-        conditions = [_name_word_starts(m.word)]
-        if close:
-            conditions += [_name_has_word(w, postgres=False) for w in m.close]
-        return or_(*conditions)
+
+def _INT(name: str) -> Any:
+    """An integer bound parameter (a LIMIT or OFFSET of a cached statement)."""
+    return bindparam(name, type_=Integer)
+
+
+def _tier_count(cond: list[ColumnElement[bool]]) -> Select[int]:
+    """How many patients meet ``cond``, up to ``cap``."""
+    return select(func.count()).select_from(
+        select(Patient.id).where(*cond).limit(_INT("cap")).subquery())
+
+
+def _page_of(ranked: Any, n: Any, total: ColumnElement[int]) -> Select[int, Patient]:
+    """``take`` patients of ``ranked`` (a CTE of ``id`` and ``k``, the folded name, in
+    order) from its ``skip``-th row on (bound parameters), in order, each with ``total``, an
+    expression over the one-row subquery ``n``; joined to ``n`` so that a page with no rows
+    still brings ``total`` (then with no patient)."""
+    at = (select(ranked.c.id, ranked.c.k).order_by(ranked.c.k, ranked.c.id)
+          .offset(_INT("skip")).limit(_INT("take")))
+    listed = at.subquery("listed")
+    return (select(total.label("total"), Patient).select_from(n)
+            .outerjoin(listed, true()).outerjoin(Patient, Patient.id == listed.c.id)
+            .order_by(listed.c.k, listed.c.id))
+
+
+def _matches_page(cond: list[ColumnElement[bool]]) -> Select[int, Patient]:
+    """A ``MATCHES`` tier's page: the first ``length`` of at most ``found`` matches the
+    word index finds, sorted; its total is how many it found."""
+    found = (select(Patient.id, Patient.name_search).where(*cond)
+             .limit(_INT("found")).cte("found").prefix_with("MATERIALIZED"))
+    found_key = found.c.name_search.collate("C")
+    ranked = (select(found.c.id, found_key.label("k"))
+              .order_by(found_key, found.c.id).limit(_INT("length")).cte("ranked"))
+    n = select(func.count().label("n")).select_from(found).subquery("n")
+    return _page_of(ranked, n, n.c.n)
+
+
+def _ordered_page(cond: list[ColumnElement[bool]], key: ColumnElement[Any], *,
+                  counts_rest: bool) -> Select[int, Patient]:
+    """A tier's page read in ``key`` order, ``length`` rows; its total is how many it read
+    or, with ``counts_rest``, when it read all ``length``, a count of the tier up to
+    ``cap``."""
+    ranked = (select(Patient.id, key.label("k")).where(*cond).order_by(key, Patient.id)
+              .limit(_INT("length")).cte("ranked"))
+    n = select(func.count().label("n")).select_from(ranked).subquery("n")
+    total: ColumnElement[int] = n.c.n
+    if counts_rest:
+        # The page was filled: the tier may have more matches than it listed.
+        total = case((n.c.n < _INT("length"), n.c.n), else_=select(func.count()).select_from(
+            select(Patient.id).where(*cond).limit(_INT("cap")).subquery()).scalar_subquery())
+    return _page_of(ranked, n, total)
 
 
 class MedicalRecordRepository:
