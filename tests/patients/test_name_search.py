@@ -27,6 +27,16 @@ async def _names(client, headers, **params) -> list[str]:
     return [p["full_name"] for p in resp.json()["items"]]
 
 
+async def _search_with_sql(client, headers, session, containing: str = "",
+                           **params) -> tuple[dict, list[str]]:
+    """A search's response body (asserting 200) and the SQL it sent (only statements
+    containing ``containing``, all by default)."""
+    with captured_statements(session, containing) as statements:
+        resp = await client.get(f"{URL}/search", params=params, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json(), statements
+
+
 class TestRelevance:
     async def test_tiers_start_of_name_then_words_then_typos(self, client, nurse, session):
         for full_name in ("Omar Hassan Ali", "Hassan Mahmoud Farag", "Hassan Ali",
@@ -266,11 +276,8 @@ async def test_a_typo_search_sends_no_query_that_cannot_match(client, nurse, ses
     patients table: the start-of-name tier and the close-spelling tier."""
     for given in ("Hassan", "Hasan", "Hassan"):
         await make_patient(session, full_name=f"{given} Mahmoud Ali")
-    with captured_statements(session, "FROM patients") as statements:
-        resp = await client.get(f"{URL}/search", params={"name": "hsasan mahmoud", "page_size": 2},
-                                headers=nurse)
-    assert resp.status_code == 200, resp.text
-    body = resp.json()
+    body, statements = await _search_with_sql(client, nurse, session, "FROM patients",
+                                              name="hsasan mahmoud", page_size=2)
     assert [p["full_name"] for p in body["items"]] == ["Hasan Mahmoud Ali",
                                                        "Hassan Mahmoud Ali"]
     assert (body["total"], body["total_exact"]) == (3, True)
@@ -286,11 +293,8 @@ async def test_a_starts_with_tier_counts_in_the_statement_that_reads_it(client, 
     tier's capped count: two statements, and the total is exact."""
     for n in range(25):
         await make_patient(session, full_name=f"Zyad Person{n:02d}")
-    with captured_statements(session, "FROM patients") as statements:
-        resp = await client.get(f"{URL}/search", params={"name": "zya", "page_size": 5},
-                                headers=nurse)
-    assert resp.status_code == 200, resp.text
-    body = resp.json()
+    body, statements = await _search_with_sql(client, nurse, session, "FROM patients",
+                                              name="zya", page_size=5)
     assert [p["full_name"] for p in body["items"]] == [f"Zyad Person{n:02d}" for n in range(5)]
     assert (body["total"], body["total_exact"]) == (25, True)
     assert len(statements) == 2, statements
@@ -307,10 +311,8 @@ async def test_a_full_count_from_the_start_of_the_name_skips_the_dictionary(
     for family in ("Amin", "Badr", "Fouad", "Gamal", "Wahba"):
         await make_patient(session, full_name=f"Rania {family}")
     await make_patient(session, full_name="Amin Rania")  # a word tier would match it
-    with captured_statements(session) as statements:
-        resp = await client.get(f"{URL}/search", params={"name": "rania", "page_size": 2},
-                                headers=nurse)
-    body = resp.json()
+    body, statements = await _search_with_sql(client, nurse, session, name="rania",
+                                              page_size=2)
     assert [p["full_name"] for p in body["items"]] == ["Rania Amin", "Rania Badr"]
     assert (body["total"], body["total_exact"]) == (3, False)
     searched = [s for s in statements if "patient_name_words" in s or "FROM patients" in s]
@@ -331,10 +333,8 @@ async def test_a_walked_tier_counts_past_its_page_in_the_statement_that_reads_it
     for given in ("Adel", "Badr", "Fouad", "Gamal"):
         await make_patient(session, full_name=f"{given} Qandil")
     for page_size, total in ((2, 4), (10, 4)):
-        with captured_statements(session, "FROM patients") as statements:
-            resp = await client.get(f"{URL}/search", headers=nurse,
-                                    params={"name": "qandil", "page_size": page_size})
-        body = resp.json()
+        body, statements = await _search_with_sql(client, nurse, session, "FROM patients",
+                                                  name="qandil", page_size=page_size)
         assert [p["full_name"] for p in body["items"]] == [
             "Adel Qandil", "Badr Qandil", "Fouad Qandil", "Gamal Qandil"][:page_size]
         assert (body["total"], body["total_exact"]) == (total, True)
