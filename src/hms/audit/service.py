@@ -188,7 +188,17 @@ event.listen(Session, "after_soft_rollback", _rolled_back)
 event.listen(Session, "after_transaction_end", _transaction_ended)
 
 
+#: Values :func:`_jsonable` returns as they are (checked first, by exact type: most audit
+#: values are strings, and the ABC checks below cost more than the rest of the work).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     if isinstance(value, datetime | date):

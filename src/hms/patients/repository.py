@@ -262,18 +262,23 @@ class _Read(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class _Tier:
-    """One relevance tier of a name search: its condition on ``patients`` (values as bound
-    parameters named after the tier's place, ``t0_...``), how its matches are read, what the
-    condition's SQL depends on (``shape``: equal shapes, equal SQL) and its bound values."""
+    """One relevance tier of a name search: how its condition on ``patients`` is built
+    (``condition``, values as bound parameters named after the tier's place, ``t0_...``;
+    a function of the tier's place and ``shape`` alone), how its matches are read, what the
+    condition's SQL depends on (``shape``: equal shapes, equal SQL) and its bound values.
 
-    cond: ColumnElement[bool]
+    The condition is built only when a statement using it is: a search whose statements
+    are cached (:func:`_statement`) builds no SQL expression at all (building them was a
+    sixth of a search's Python time, py-spy 2026-12-07)."""
+
+    condition: Callable[[], ColumnElement[bool]]
     read: _Read
     shape: tuple[Any, ...] = ()
     values: dict[str, Any] = field(default_factory=dict)
 
 
 #: A tier that cannot match (a query word with nothing in the dictionary to match).
-_NO_TIER = _Tier(_NONE, _Read.WALK)
+_NO_TIER = _Tier(lambda: _NONE, _Read.WALK)
 
 #: Name-search statements by shape (the dialect, the shapes of the tiers in the condition,
 #: what is read): built once, then run with bound values, so a search spends no time
@@ -299,22 +304,28 @@ def _identifier_tier(n: int, value: str) -> _Tier:
     """Holders of ``value`` as a custom patient number, passport or phone number (NULL-safe,
     so that ``NOT`` of it is never NULL)."""
     p = f"t{n}_"
-    alternatives = [Patient.patient_number == bindparam(p + "number"),
-                    and_(Patient.passport_number_bidx.is_not(None),
-                         Patient.passport_number_bidx == bindparam(p + "passport"))]
     values = {p + "number": value, p + "passport": search_token("passport_number", value)}
     digits = any(ch.isdigit() for ch in value)
     if digits:
+        values[p + "phone"] = search_token("phone", value)
+    return _Tier(partial(_identifier_condition, p, digits), _Read.RANGE,
+                 ("identifier", digits), values)
+
+
+def _identifier_condition(p: str, digits: bool) -> ColumnElement[bool]:
+    alternatives = [Patient.patient_number == bindparam(p + "number"),
+                    and_(Patient.passport_number_bidx.is_not(None),
+                         Patient.passport_number_bidx == bindparam(p + "passport"))]
+    if digits:
         alternatives.append(and_(Patient.phone_bidx.is_not(None),
                                  Patient.phone_bidx == bindparam(p + "phone")))
-        values[p + "phone"] = search_token("phone", value)
-    return _Tier(or_(*alternatives), _Read.RANGE, ("identifier", digits), values)
+    return or_(*alternatives)
 
 
 def _starts_tier(n: int, key: ColumnElement[Any], folded: str) -> _Tier:
     """Folded names starting with the query as typed."""
     name = f"t{n}_starts"
-    return _Tier(key.like(bindparam(name), escape="\\"), _Read.RANGE, ("starts",),
+    return _Tier(lambda: key.like(bindparam(name), escape="\\"), _Read.RANGE, ("starts",),
                  {name: _escape_like(folded) + "%"})
 
 
@@ -323,38 +334,59 @@ def _words_tier(n: int, matches: list[WordMatches], *, close: bool, postgres: bo
     """Every query word is the start of a word of the name (or, with ``close``, a word
     spelled like it). PostgreSQL: through the GIN index on the name's words (a query word
     too short to list its words: ``LIKE`` on the name); SQLite: ``LIKE`` on the
-    space-padded name. :data:`_NO_TIER` when a query word has nothing to match."""
-    each: list[ColumnElement[bool]] = []
+    space-padded name. :data:`_NO_TIER` when a query word has nothing to match.
+
+    The shape is, per query word, PostgreSQL: (matched with ``LIKE``, matched through the
+    index), SQLite: how many close spellings; :func:`_words_condition` builds the SQL from
+    it."""
     shapes: list[Any] = []
     values: dict[str, Any] = {}
-    padded = literal(" ") + Patient.name_search
     for i, m in enumerate(matches):
         p = f"t{n}_w{i}_"
-        conditions = []
-        if m.prefixed is None or not postgres:
-            conditions.append(padded.like(bindparam(p + "starts"), escape="\\"))
+        starts = m.prefixed is None or not postgres
+        if starts:
             values[p + "starts"] = f"% {_escape_like(m.word)}%"
         if postgres:
             words = list(m.prefixed or ()) + (list(m.close) if close else [])
             if words:
-                conditions.append(_OVERLAPS(cast(bindparam(p + "any", type_=_TEXT_ARRAY),
-                                                 _TEXT_ARRAY)))
                 values[p + "any"] = words
-            if not conditions:
+            elif not starts:
                 return _NO_TIER
-            shapes.append((m.prefixed is None, bool(words)))
+            shapes.append((starts, bool(words)))
         else:
             spelled = list(m.close) if close else []
             for j, w in enumerate(spelled):
-                conditions.append((padded + literal(" ")).like(bindparam(f"{p}c{j}"),
-                                                               escape="\\"))
                 values[f"{p}c{j}"] = f"% {_escape_like(w)} %"
             shapes.append(len(spelled))
+    shape = tuple(shapes)
+    return _Tier(partial(_words_condition, n, shape, postgres), read,
+                 ("words", close, postgres, shape), values)
+
+
+def _words_condition(n: int, shapes: tuple[Any, ...], postgres: bool) -> ColumnElement[bool]:
+    """The condition of :func:`_words_tier`'s tier ``n`` with these word shapes."""
+    each: list[ColumnElement[bool]] = []
+    padded = literal(" ") + Patient.name_search
+    for i, shape in enumerate(shapes):
+        p = f"t{n}_w{i}_"
+        conditions = []
+        if not postgres or shape[0]:
+            conditions.append(padded.like(bindparam(p + "starts"), escape="\\"))
+        if postgres and shape[1]:
+            conditions.append(_OVERLAPS(cast(bindparam(p + "any", type_=_TEXT_ARRAY),
+                                             _TEXT_ARRAY)))
+        if not postgres:
+            conditions += [(padded + literal(" ")).like(bindparam(f"{p}c{j}"), escape="\\")
+                           for j in range(shape)]
         each.append(or_(*conditions))
-    return _Tier(and_(*each), read, ("words", close, postgres, tuple(shapes)), values)
+    return and_(*each)
 
 
 _TEXT_ARRAY = postgresql.ARRAY(Text)
+#: The folded name as the name index orders it (see ``PatientRepository._name_key``);
+#: built once, as the conditions below.
+_NAME_KEY_C: ColumnElement[Any] = Patient.name_search.collate("C")
+_NAME_KEY: ColumnElement[Any] = Patient.name_search.expression
 #: Exactly the expression of the GIN index ix_patients_name_words (migration 0016); built
 #: once (expressions are immutable), as each search uses it in several conditions.
 _NAME_WORDS: ColumnElement[Any] = func.string_to_array(
@@ -582,9 +614,10 @@ class PatientRepository:
         counted = 0
         tiers: list[_Tier] = []
         async for tier in self._name_tiers(query, identifier, key):
-            if tier.cond is _NONE:  # a query word with nothing in the dictionary to match
+            if tier is _NO_TIER:  # a query word with nothing in the dictionary to match
                 continue
-            cond = [*where, tier.cond, *[not_(t.cond) for t in tiers]]
+            # Built only if the statement is (a cached one needs no expression).
+            conditions = partial(_tier_conditions, where, tier, tuple(tiers))
             tiers.append(tier)
             values = {name: value for t in tiers for name, value in t.values.items()}
             # The SQL depends on the dialect and the tiers' shapes only; extra conditions
@@ -592,11 +625,12 @@ class PatientRepository:
             shape = None if where else (dialect, tuple(t.shape for t in tiers))
             if counted < need:
                 rows, tier_count = await self._read_tier(
-                    cond, key, tier.read, shape, values, before=counted, offset=offset,
-                    need=need, want=want)
+                    conditions, key, tier.read, shape, values, before=counted,
+                    offset=offset, need=need, want=want)
                 page += rows
             else:  # the page is full: count the tier, up to the cap
-                stmt = _statement(shape and (*shape, "count"), partial(_tier_count, cond))
+                stmt = _statement(shape and (*shape, "count"),
+                                  partial(_tier_count_of, conditions))
                 tier_count = await self.session.scalar(stmt, {**values,
                                                               "cap": want - counted}) or 0
             counted += tier_count
@@ -610,8 +644,8 @@ class PatientRepository:
         """The folded name as the name index orders it (PostgreSQL: ``COLLATE "C"``, byte
         order; SQLite's default collation is already binary)."""
         if self.session.get_bind().dialect.name == "postgresql":
-            return Patient.name_search.collate("C")
-        return Patient.name_search.expression
+            return _NAME_KEY_C
+        return _NAME_KEY
 
     async def _name_tiers(self, query: NameQuery, identifier: str | None,
                           key: ColumnElement[Any]) -> AsyncIterator[_Tier]:
@@ -638,12 +672,14 @@ class PatientRepository:
             yield _words_tier(n, matches, close=close, postgres=postgres,
                               read=_Read.MATCHES if few else _Read.WALK)
 
-    async def _read_tier(self, cond: list[ColumnElement[bool]], key: ColumnElement[Any],
-                         read: _Read, shape: tuple[Any, ...] | None, values: dict[str, Any],
+    async def _read_tier(self, conditions: Callable[[], list[ColumnElement[bool]]],
+                         key: ColumnElement[Any], read: _Read,
+                         shape: tuple[Any, ...] | None, values: dict[str, Any],
                          *, before: int, offset: int, need: int, want: int,
                          ) -> tuple[list[Patient], int]:
         """One tier of a name search in one statement (cached under ``shape``, run with
-        ``values``): its patients at the page's places (the tier's matches in folded-name,
+        ``values``; ``conditions`` builds the tier's conditions when the statement is
+        built): its patients at the page's places (the tier's matches in folded-name,
         then id, order are matches ``before``, ``before + 1``, ... of the search; the page
         is matches ``offset`` to ``need - 1``), and how many patients the tier matches,
         counted up to ``want - before``.
@@ -669,14 +705,16 @@ class PatientRepository:
         if read is _Read.MATCHES:
             values |= {"found": ORDERED_FROM_MATCHES + 1, "length": need - before}
             rows, matched = await self._tier_page(
-                _statement(shape and (*shape, "matches"), lambda: _matches_page(cond)), values)
+                _statement(shape and (*shape, "matches"), lambda: _matches_page(conditions())),
+                values)
             if matched <= ORDERED_FROM_MATCHES:
                 return rows, min(matched, cap)
         values["length"] = length = cap if read is _Read.RANGE else need - before
         counts_rest = read is not _Read.RANGE and length < cap
         return await self._tier_page(
             _statement(shape and (*shape, "read", counts_rest),
-                       lambda: _ordered_page(cond, key, counts_rest=counts_rest)), values)
+                       lambda: _ordered_page(conditions(), key, counts_rest=counts_rest)),
+            values)
 
     async def _tier_page(self, stmt: Any, values: dict[str, Any]
                          ) -> tuple[list[Patient], int]:
@@ -688,6 +726,18 @@ class PatientRepository:
 def _INT(name: str) -> Any:
     """An integer bound parameter (a LIMIT or OFFSET of a cached statement)."""
     return bindparam(name, type_=Integer)
+
+
+def _tier_conditions(where: list[ColumnElement[bool]], tier: _Tier,
+                     earlier: tuple[_Tier, ...]) -> list[ColumnElement[bool]]:
+    """A tier's conditions: the search's other criteria, the tier's own condition, and not
+    any earlier tier's (each patient is listed in its best tier only)."""
+    return [*where, tier.condition(), *[not_(t.condition()) for t in earlier]]
+
+
+def _tier_count_of(conditions: Callable[[], list[ColumnElement[bool]]]) -> Select[int]:
+    """:func:`_tier_count` of the conditions ``conditions`` builds."""
+    return _tier_count(conditions())
 
 
 def _tier_count(cond: list[ColumnElement[bool]]) -> Select[int]:
