@@ -364,13 +364,13 @@ async def test_search_statements_are_reused_by_shape_and_bounded(client, nurse, 
     values; the cache of built statements stays within its bound whatever callers send."""
     from hms.patients import repository
 
-    monkeypatch.setattr(repository, "_NAME_STATEMENTS", {})
+    monkeypatch.setattr(repository, "_STATEMENTS", {})
     for full_name in ("Nada Samy", "Omar Fawzy", "Samy Nada"):
         await make_patient(session, full_name=full_name)
     assert await _names(client, nurse, name="nada") == ["Nada Samy", "Samy Nada"]
-    built = dict(repository._NAME_STATEMENTS)
+    built = dict(repository._STATEMENTS)
     assert await _names(client, nurse, name="omar") == ["Omar Fawzy"]
-    assert built == repository._NAME_STATEMENTS  # same shape: nothing new built
-    monkeypatch.setattr(repository, "_NAME_STATEMENTS_MAX", len(built))
+    assert built == repository._STATEMENTS  # same shape: nothing new built
+    monkeypatch.setattr(repository, "_STATEMENTS_MAX", len(built))
     assert await _names(client, nurse, name="samy nada") == ["Samy Nada", "Nada Samy"]
-    assert 0 < len(repository._NAME_STATEMENTS) <= len(built)
+    assert 0 < len(repository._STATEMENTS) <= len(built)

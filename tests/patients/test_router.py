@@ -313,6 +313,32 @@ class TestSearchPatients:
             assert resp.status_code == 200, params
             assert [p["id"] for p in resp.json()["items"]] == [str(target.id)], params
 
+    async def test_exact_searches_and_reads_reuse_statements_with_their_own_values(
+            self, client, nurse, session, monkeypatch):
+        """One statement per criteria shape, built once: each later search and read of the
+        same shape finds its own patient (never the first caller's), and nothing new is
+        built for it."""
+        from hms.patients import repository
+
+        monkeypatch.setattr(repository, "_STATEMENTS", {})
+        first = await make_patient(session, full_name="Rana Sabry")
+        second = await make_patient(session, full_name="Tamer Sabry")
+        for key in ("ssn", "mobile"):
+            for target in (first, second, first):
+                value = target.national_id if key == "ssn" else target.mobile
+                resp = await client.get(f"{URL}/search", params={key: value}, headers=nurse)
+                assert [p["id"] for p in resp.json()["items"]] == [str(target.id)], key
+        built = dict(repository._STATEMENTS)
+        assert len(built) == 2  # a national-ID shape and a mobile shape
+        for target in (second, first):
+            resp = await client.get(f"{URL}/search", headers=nurse,
+                                    params={"medical_number": target.patient_number})
+            assert [p["id"] for p in resp.json()["items"]] == [str(target.id)]
+            for ref in (target.patient_number.lower(), target.national_id):
+                read = await client.get(f"{URL}/{ref}", headers=nurse)
+                assert read.json()["id"] == str(target.id), ref
+        assert len(repository._STATEMENTS) == 3  # + the patient-number shape, built once
+
     async def test_q_with_pt_prefix_matches_generated_numbers(self, client, nurse, session):
         target = await make_patient(session)
         resp = await client.get(f"{URL}/search", params={"q": target.patient_number.lower()},

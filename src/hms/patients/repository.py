@@ -93,6 +93,69 @@ class SearchCriteria:
     q_identifier: str | None = None
 
 
+def _criteria_values(c: SearchCriteria) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The shape of ``c``'s conditions (how many of each kind: what
+    :func:`_criteria_conditions` builds from) and their bound values (``c_...``; blind
+    indexes of the identifiers, never the identifiers)."""
+    values: dict[str, Any] = {}
+    for i, value in enumerate(c.national_ids):
+        values[f"c_nid{i}"] = search_token("national_id", value)
+    for i, value in enumerate(c.mobiles):
+        values[f"c_mobile{i}"] = search_token("mobile", value)
+    for i, value in enumerate(c.passports):
+        values[f"c_passport{i}"] = search_token("passport_number", value)
+    if c.patient_number is not None:
+        values["c_number"] = c.patient_number
+    if c.patient_number_prefix is not None:
+        values["c_prefix"] = _escape_like(c.patient_number_prefix) + "%"
+        values["c_prefix_exact"] = c.patient_number_prefix
+    for i, token in enumerate(c.name_tokens):
+        values[f"c_token{i}"] = f"%{_escape_like(token)}%"
+    shape = (len(c.national_ids), len(c.mobiles), len(c.passports),
+             c.patient_number is not None, c.patient_number_prefix is not None,
+             len(c.name_tokens))
+    return shape, values
+
+
+def _criteria_conditions(shape: tuple[Any, ...], values: dict[str, Any] | None = None,
+                         ) -> list[ColumnElement[bool]]:
+    """The conditions of criteria of this shape (see :func:`_criteria_values`): exact
+    identifiers through their blind indexes, the MRN or its start, name tokens occurring in
+    the folded name. Bound parameters ``c_...``, holding ``values`` when given (a statement
+    built for one request), else given when the statement is run (a cached one)."""
+    def bound(name: str) -> Any:
+        return bindparam(name) if values is None else bindparam(name, values[name])
+
+    nids, mobiles, passports, number, prefix, tokens = shape
+    where = [Patient.national_id_bidx == bound(f"c_nid{i}") for i in range(nids)]
+    where += [Patient.mobile_bidx == bound(f"c_mobile{i}") for i in range(mobiles)]
+    where += [Patient.passport_number_bidx == bound(f"c_passport{i}")
+              for i in range(passports)]
+    if number:
+        where.append(Patient.patient_number == bound("c_number"))
+    if prefix:
+        where.append(Patient.patient_number.like(bound("c_prefix"), escape="\\"))
+    where += [Patient.name_search.like(bound(f"c_token{i}"), escape="\\")
+              for i in range(tokens)]
+    return where
+
+
+def _criteria_page(shape: tuple[Any, ...], by_prefix: bool,
+                   within: RowFilter | None) -> Select[Patient]:
+    """A page (``skip``, ``take``) of the patients meeting criteria of this shape (and
+    ``within``): with ``by_prefix`` the exact MRN (``c_prefix_exact``) first, then by full
+    name and id."""
+    where = _criteria_conditions(shape)
+    if within is not None:
+        where.append(within(Patient.id))
+    order: list[Any] = []
+    if by_prefix:
+        order.append(case((Patient.patient_number == bindparam("c_prefix_exact"), 0),
+                          else_=1))
+    return (select(Patient).where(*where).order_by(*order, Patient.full_name, Patient.id)
+            .offset(_INT("skip")).limit(_INT("take")))
+
+
 #: Seconds a process keeps the name-word statistics (:meth:`NameWordRepository.shares`).
 SHARES_MAX_AGE = 600.0
 _SHARES: dict[str, tuple[float, WordShares | None]] = {}
@@ -280,23 +343,25 @@ class _Tier:
 #: A tier that cannot match (a query word with nothing in the dictionary to match).
 _NO_TIER = _Tier(lambda: _NONE, _Read.WALK)
 
-#: Name-search statements by shape (the dialect, the shapes of the tiers in the condition,
-#: what is read): built once, then run with bound values, so a search spends no time
-#: building SQL that does not change. Bounded: a query's words make its shape, and a
-#: caller could send many.
-_NAME_STATEMENTS: dict[tuple[Any, ...], Any] = {}
-_NAME_STATEMENTS_MAX = 1024
+#: Search and read statements by shape (name search: the dialect, the shapes of the tiers
+#: in the condition, what is read; other searches: which criteria, how many of each):
+#: built once, then run with bound values, so a request spends no time building SQL that
+#: does not change (building a patient read's SELECT was a quarter of its Python time,
+#: py-spy 2026-12-07). Bounded: a query's words make its shape, and a caller could send
+#: many.
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_STATEMENTS_MAX = 1024
 
 
 def _statement(key: tuple[Any, ...] | None, build: Callable[[], Any]) -> Any:
     """The statement cached under ``key`` (None: not cacheable, built every time)."""
     if key is None:
         return build()
-    stmt = _NAME_STATEMENTS.get(key)
+    stmt = _STATEMENTS.get(key)
     if stmt is None:
-        if len(_NAME_STATEMENTS) >= _NAME_STATEMENTS_MAX:
-            _NAME_STATEMENTS.clear()
-        stmt = _NAME_STATEMENTS[key] = build()
+        if len(_STATEMENTS) >= _STATEMENTS_MAX:
+            _STATEMENTS.clear()
+        stmt = _STATEMENTS[key] = build()
     return stmt
 
 
@@ -410,6 +475,12 @@ def _name_word_starts(word: str) -> ColumnElement[bool]:
                                                      escape="\\")
 
 
+#: A patient by patient number or national ID blind index (bound ``key``), built once.
+_BY_NUMBER = select(Patient).where(Patient.patient_number == bindparam("key")).limit(1)
+_BY_NATIONAL_ID = (select(Patient).where(Patient.national_id_bidx == bindparam("key"))
+                   .limit(1))
+
+
 class PatientRepository:
     """Patients and their number counters."""
 
@@ -446,13 +517,12 @@ class PatientRepository:
         if ref.isascii() and ref.isdigit():
             # All digits: a national ID (a patient number always holds a letter), matched
             # by its blind index only, so the ID never travels to the database.
-            key = Patient.national_id_bidx == search_token("national_id", ref)
+            stmt, key = _BY_NATIONAL_ID, search_token("national_id", ref)
         else:
-            key = Patient.patient_number == ref.upper()
-        stmt = select(Patient).where(key)
+            stmt, key = _BY_NUMBER, ref.upper()
         if within is not None:
             stmt = stmt.where(within(Patient.id))
-        return (await self.session.scalars(stmt.limit(1))).first()
+        return (await self.session.scalars(stmt, {"key": key})).first()
 
     async def by_national_id(self, national_id: str) -> Patient | None:
         """Patient holding ``national_id`` (blind-index equality)."""
@@ -519,23 +589,8 @@ class PatientRepository:
         return int((await self.session.execute(stmt)).scalar_one())
 
     def _filters(self, c: SearchCriteria) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        where += [Patient.national_id_bidx == search_token("national_id", value)
-                  for value in c.national_ids]
-        where += [Patient.mobile_bidx == search_token("mobile", value) for value in c.mobiles]
-        where += [Patient.passport_number_bidx == search_token("passport_number", value)
-                  for value in c.passports]
-        if c.patient_number is not None:
-            where.append(Patient.patient_number == c.patient_number)
-        if c.patient_number_prefix is not None:
-            where.append(Patient.patient_number.like(
-                _escape_like(c.patient_number_prefix) + "%", escape="\\"))
-        where += [self._contains(token) for token in c.name_tokens]
-        return where
-
-    @staticmethod
-    def _contains(token: str) -> ColumnElement[bool]:
-        return Patient.name_search.like(f"%{_escape_like(token)}%", escape="\\")
+        """``c``'s conditions with their values bound (for statements built per request)."""
+        return _criteria_conditions(*_criteria_values(c))
 
     async def filtered(
         self, criteria: SearchCriteria, *, gender: str | None, is_active: bool | None,
@@ -580,21 +635,24 @@ class PatientRepository:
         up to :data:`COUNT_CAP` and pages reach :data:`WINDOW_CAP` rows. Otherwise: MRN
         prefix matches with an exact MRN first, then by full name; exact total.
         """
-        where = self._filters(criteria)
-        if within is not None:
-            where.append(within(Patient.id))
         if criteria.name_query is not None:
+            where = self._filters(criteria)
+            if within is not None:
+                where.append(within(Patient.id))
             return await self._name_search(criteria.name_query, criteria.q_identifier, where,
                                            offset=offset, limit=limit)
-        order: list[Any] = []
-        if criteria.patient_number_prefix:
-            order.append(case((Patient.patient_number == criteria.patient_number_prefix, 0),
-                              else_=1))
-        order += [Patient.full_name, Patient.id]
-        stmt = select(Patient).where(*where).order_by(*order)
-        rows = list(await self.session.scalars(stmt.offset(offset).limit(limit)))
+        shape, values = _criteria_values(criteria)
+        by_prefix = bool(criteria.patient_number_prefix)
+        # The row scope carries its own values: its statements are built per request.
+        key = None if within is not None else ("criteria", shape, by_prefix)
+        stmt = _statement(key, partial(_criteria_page, shape, by_prefix, within))
+        rows = list(await self.session.scalars(stmt, {**values, "skip": offset,
+                                                      "take": limit}))
         if offset == 0 and len(rows) < limit:  # the whole result is on this page
             return rows, len(rows), True
+        where = _criteria_conditions(shape, values)
+        if within is not None:
+            where.append(within(Patient.id))
         total, exact = await count_matches(self.session, select(Patient.id).where(*where))
         return rows, total, exact
 
