@@ -95,8 +95,9 @@ class SearchCriteria:
 
 def _criteria_values(c: SearchCriteria) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The shape of ``c``'s conditions (how many of each kind: what
-    :func:`_criteria_conditions` builds from) and their bound values (``c_...``; blind
-    indexes of the identifiers, never the identifiers)."""
+    :func:`_criteria_conditions` builds from) and their bound values (``c_...``: the
+    blind indexes of national IDs, mobiles and passports, never those values; the MRN or
+    its start; name tokens as ``LIKE`` patterns)."""
     values: dict[str, Any] = {}
     for i, value in enumerate(c.national_ids):
         values[f"c_nid{i}"] = search_token("national_id", value)
