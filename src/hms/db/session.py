@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -217,6 +217,21 @@ def _refuse_writes_on_execute(state: ORMExecuteState) -> None:
                             f"{str(stmt)[:40]!r}")
 
 
+#: A hook on the sessions of read-only routes (:func:`after_read`).
+ReadFinisher = Callable[[AsyncSession], Callable[[], Awaitable[None]] | None]
+_READ_FINISHERS: list[ReadFinisher] = []
+
+
+def after_read(finisher: ReadFinisher) -> ReadFinisher:
+    """Register a hook run on a :func:`read_only` route's session when its handler has
+    returned: it may take work off the session and return a coroutine function that
+    :func:`get_session` awaits once the session has committed and given its connection
+    back, before the response is sent (the audit trail hands its read rows to a group
+    commit this way; ``db`` imports no domain module). Returns ``finisher``."""
+    _READ_FINISHERS.append(finisher)
+    return finisher
+
+
 event.listen(Session, "before_flush", _refuse_writes_on_flush)
 event.listen(Session, "do_orm_execute", _refuse_writes_on_execute)
 
@@ -243,9 +258,11 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite keeps its transactions: there the audit trail reads the chain's tail and
         # appends after it, which must be one transaction.
+        #: The read-only routes' engine: on PostgreSQL the pool's connections in autocommit.
+        self.read_engine = self.engine if self.is_sqlite else self.engine.execution_options(
+            isolation_level="AUTOCOMMIT")
         self.read_sessionmaker = self.sessionmaker if self.is_sqlite else async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False)
+            self.read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -268,15 +285,21 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     audit INSERT (chained and committed by that statement's own transaction) instead of
     BEGIN, SELECT, INSERT, COMMIT. Each statement sees the data committed when it starts, as
     it would inside a READ COMMITTED transaction; the audit rows are written (and so
-    committed) when the session commits, before the response is sent.
+    committed) before the response is sent: by the hooks registered with
+    :func:`after_read` once the session has committed (PostgreSQL: the audit trail's group
+    commit), or by the session's commit.
     """
     db: Database = request.app.state.db
     read = is_read_only(request)
+    then: list[Callable[[], Awaitable[None]]] = []
     async with (db.read_sessionmaker if read else db.sessionmaker)() as session:
         if read:
             session.info[READ_ONLY] = True
         try:
             yield session
+            if read:
+                then = [step for finish in _READ_FINISHERS
+                        if (step := finish(session)) is not None]
             await session.commit()
         except BaseException as exc:
             if getattr(exc, "commit", False) is True:
@@ -284,6 +307,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             else:
                 await session.rollback()
             raise
+    for step in then:  # the session's connection is back in the pool
+        await step()
 
 
 @asynccontextmanager

@@ -1,0 +1,123 @@
+"""Group commit of read audit rows (PostgreSQL, ``hms.audit.service.ReadAppends``): the
+audit rows of concurrent read-only requests are appended together, yet no read is answered
+before its own row is committed, and a failed append fails its reads instead of answering
+them unaudited."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+
+from hms.audit import service as audit_service
+from hms.audit.repository import CHAIN_LOCK_KEY
+from hms.core.permissions import Role
+from tests.conftest import PG_ADMIN_URL
+from tests.identity.factories import login, make_user
+from tests.patients.factories import make_patient
+
+pytestmark = pytest.mark.postgres_only
+
+READS = 6
+
+
+async def _setup(db):
+    async with db.sessionmaker() as s:
+        user = await make_user(s, Role.RECEPTIONIST)
+        patients = [await make_patient(s) for _ in range(READS)]
+        await s.commit()
+    return user, patients
+
+
+async def _connect(db) -> asyncpg.Connection:
+    return await asyncpg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db.engine.url.database)
+
+
+async def _read_rows(other: asyncpg.Connection, patients) -> dict[str, int]:
+    rows = await other.fetch(
+        "SELECT entity_id, count(*) AS n FROM audit_log WHERE entity_type = 'patient' "
+        "AND action = 'read' AND entity_id = ANY($1::varchar[]) GROUP BY entity_id",
+        [str(p.id) for p in patients])
+    return {r["entity_id"]: r["n"] for r in rows}
+
+
+async def _until(condition, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached")
+
+
+async def test_concurrent_reads_are_appended_together_and_each_waits_for_its_row(
+        committed_app, db):
+    user, patients = await _setup(db)
+    other = await _connect(db)
+    try:
+        async with AsyncClient(transport=ASGITransport(app=committed_app),
+                               base_url="http://testserver") as c:
+            headers = {"Authorization": f"Bearer {(await login(c, user.username))['access_token']}"}
+            appends = audit_service.read_appends(db.read_engine)
+            before = appends.batches
+            # Hold the chain's append lock: the first append blocks at its commit.
+            await other.execute("BEGIN")
+            await other.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
+            reads = [asyncio.create_task(c.get(f"/api/v1/patients/{p.patient_number}",
+                                               headers=headers)) for p in patients]
+            await _until(lambda: appends.pending == READS)
+            await asyncio.sleep(0.05)
+            # Every read has its patient but no committed audit row: none is answered.
+            assert not any(task.done() for task in reads)
+            assert await _read_rows(other, patients) == {}
+            await other.execute("COMMIT")
+            responses = await asyncio.gather(*reads)
+    finally:
+        await other.close()
+
+    assert [r.status_code for r in responses] == [200] * READS
+    assert sorted(r.json()["patient_number"] for r in responses) == sorted(
+        p.patient_number for p in patients)
+    # The reads that finished behind the blocked append went in one more: at most two.
+    assert 1 <= appends.batches - before <= 2
+    assert appends.pending == 0
+    other = await _connect(db)
+    try:
+        assert await _read_rows(other, patients) == {str(p.id): 1 for p in patients}
+    finally:
+        await other.close()
+    async with db.sessionmaker() as s:
+        assert (await audit_service.verify_chain(s)).ok
+
+
+async def test_a_failed_append_fails_its_reads_and_writes_none_of_them(committed_app, db):
+    user, patients = await _setup(db)
+    async with AsyncClient(transport=ASGITransport(app=committed_app, raise_app_exceptions=False),
+                           base_url="http://testserver") as c:
+        headers = {"Authorization": f"Bearer {(await login(c, user.username))['access_token']}"}
+        async with db.engine.begin() as conn:  # every audit_pending INSERT now fails
+            await conn.execute(text("ALTER TABLE audit_pending ADD CONSTRAINT test_refuse "
+                                    "CHECK (false) NOT VALID"))
+        try:
+            failed = await asyncio.gather(*(
+                c.get(f"/api/v1/patients/{p.patient_number}", headers=headers)
+                for p in patients[:3]))
+        finally:
+            async with db.engine.begin() as conn:
+                await conn.execute(text("ALTER TABLE audit_pending DROP CONSTRAINT test_refuse"))
+        answered = await c.get(f"/api/v1/patients/{patients[3].patient_number}",
+                               headers=headers)
+
+    assert [r.status_code for r in failed] == [500] * 3
+    assert all(r.headers["content-type"].startswith("application/problem+json")
+               for r in failed)
+    assert all("patient_number" not in r.text for r in failed)
+    assert answered.status_code == 200
+    other = await _connect(db)
+    try:
+        assert await _read_rows(other, patients) == {str(patients[3].id): 1}
+    finally:
+        await other.close()
+    assert audit_service.read_appends(db.read_engine).pending == 0
