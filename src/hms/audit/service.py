@@ -247,6 +247,9 @@ class ReadAppends:
                     for _, done in batch:
                         if not done.done():
                             done.set_exception(error)
+                            # Marked as retrieved: a waiter whose request was cancelled
+                            # (the client left) never awaits it; the others still raise.
+                            done.exception()
                 else:
                     self.pending -= len(rows)
                     self.batches += 1

@@ -256,9 +256,9 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                                     pool_timeout=pool_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite keeps its transactions: there the audit trail reads the chain's tail and
-        # appends after it, which must be one transaction.
         #: The read-only routes' engine: on PostgreSQL the pool's connections in autocommit.
+        #: SQLite keeps its transactions: there the audit trail reads the chain's tail and
+        #: appends after it, which must be one transaction.
         self.read_engine = self.engine if self.is_sqlite else self.engine.execution_options(
             isolation_level="AUTOCOMMIT")
         self.read_sessionmaker = self.sessionmaker if self.is_sqlite else async_sessionmaker(
