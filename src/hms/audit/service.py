@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, event, inspect
@@ -238,25 +239,27 @@ class ReadAppends:
                 batch, self._waiting = self._waiting, []
                 rows = [(values, hash_template(values)) for queued, _ in batch
                         for values in queued]
+                failed: Exception | None = None
                 try:
                     async with self.engine.connect() as conn:
                         await conn.run_sync(queue_rows, rows)
                         await conn.commit()
                 except Exception as error:  # every waiter gets the database's error
-                    self.pending -= len(rows)
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(error)
-                            # Marked as retrieved: a waiter whose request was cancelled
-                            # (the client left) never awaits it; the others still raise.
-                            done.exception()
+                    failed = error
                 else:
-                    self.pending -= len(rows)
                     self.batches += 1
                     self.rows += len(rows)
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_result(None)
+                self.pending -= len(rows)
+                for _, done in batch:
+                    if done.done():
+                        continue
+                    if failed is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(failed)
+                        # Marked as retrieved: a waiter whose request was cancelled (the
+                        # client left) never awaits it; the others still raise.
+                        done.exception()
         finally:
             self._writer = None
 
@@ -284,12 +287,7 @@ def _append_reads(session: AsyncSession) -> Callable[[], Awaitable[None]] | None
     if not rows or not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
         return None
     session.info[_ROWS] = []
-    appends = read_appends(bind)
-
-    async def append() -> None:
-        await appends.append(rows)
-
-    return append
+    return partial(read_appends(bind).append, rows)
 
 
 event.listen(Session, "before_flush", _chain_new_events)
