@@ -26,6 +26,7 @@ from hms.core.middleware import (
     docs_csp,
 )
 from hms.core.production import check_production_settings
+from hms.core.routing import skip_unreachable_routers
 from hms.db.session import Database
 from hms.identity import principal_cache, throttling
 from hms.identity import service as identity_service
@@ -152,4 +153,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(admin_router)
     for router in domain_routers():
         app.include_router(router)
+    skip_unreachable_routers(app)
     return app
