@@ -183,6 +183,25 @@ class TestWordShares:
         assert name_search.tier_share([ahmed, hassan], shares, close=True) == (
             pytest.approx(0.102 * 0.05))
 
+    def test_a_word_standing_for_every_query_word_matches_alone(self):
+        # "fuoad fouda": fouad is a close spelling of both words, so every Fouad
+        # matches the close tier, far more than the product of the two shares.
+        shares = name_search.WordShares({"fouad": 0.02, "fouda": 0.004}, 0.0001, 1e6)
+        fuoad = name_search.WordMatches("fuoad", (), ("fouad", "foad"))
+        fouda = name_search.WordMatches("fouda", ("fouda",), ("fouad",))
+        product = (0.02 + 0.0001) * (0.004 + 0.02)
+        assert product < 0.02
+        assert name_search.tier_share([fuoad, fouda], shares, close=True) == (
+            pytest.approx(0.02))
+        # Without the close spellings nothing is shared: the product (here 0).
+        assert name_search.tier_share([fuoad, fouda], shares, close=False) == 0.0
+        # A word in common rarer than the product: the product stands.
+        ahmed = name_search.WordMatches("ahmed", ("ahmed",), ("ahmad",))
+        hamad = name_search.WordMatches("hamad", ("hamad",), ("ahmad",))
+        many = name_search.WordShares({"ahmed": 0.5, "hamad": 0.2, "ahmad": 0.001}, 1e-4, 1e6)
+        assert name_search.tier_share([ahmed, hamad], many, close=True) == (
+            pytest.approx(0.501 * 0.201))
+
     def test_a_word_with_too_many_prefixes_counts_as_every_name(self):
         shares = name_search.WordShares({"hassan": 0.05}, 0.001, 1e6)
         short = name_search.WordMatches("a", None)
