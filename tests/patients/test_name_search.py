@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, text
 
 from hms.core.permissions import Role
-from hms.patients import name_search, service
+from hms.patients import name_search, repository, service
 from hms.patients.models import PatientNameWord
 from tests.identity.factories import auth_headers
 from tests.patients.factories import make_patient
@@ -69,6 +69,19 @@ class TestRelevance:
         for full_name in ("Hassan Ali", "Omar Adel", "Osama Adly"):
             await make_patient(session, full_name=full_name)
         assert (await _names(client, nurse, name=typed))[0] == expected
+
+    async def test_a_typo_whose_spellings_are_all_another_words_finds_the_same(
+            self, client, nurse, session):
+        # "fuoad" stands for fouad only; "fouda" for fouda and (one swap) fouad: every
+        # name with fouad meets both words, on either database and however the SQL is
+        # written (PostgreSQL leaves the implied word out of the statement).
+        for full_name in ("Fouad Ali Hassan", "Fouda Ahmed", "Fouad Fouda", "Mona Fouda",
+                          "Samir Fouad"):
+            await make_patient(session, full_name=full_name)
+        assert await _names(client, nurse, name="fuoad fouda") == [
+            "Fouad Ali Hassan", "Fouad Fouda", "Samir Fouad"]
+        assert await _names(client, nurse, name="fouda fuoad") == [
+            "Fouad Ali Hassan", "Fouad Fouda", "Samir Fouad"]
 
     async def test_unrelated_word_finds_nothing(self, client, nurse, session):
         await make_patient(session, full_name="Mohamed Fathy")
@@ -209,6 +222,26 @@ class TestWordShares:
         assert name_search.tier_share([short, hassan], shares, close=False) == (
             pytest.approx(0.05))
         assert shares.of(["hassan"] * 40) == 1.0  # a share never exceeds every name
+
+
+class TestImpliedWords:
+    def test_a_word_whose_words_include_anothers_is_left_out(self):
+        fuoad = name_search.WordMatches("fuoad", (), ("fouad",))
+        fouda = name_search.WordMatches("fouda", ("fouda",), ("fouad",))
+        # Close tier: {fouad} is inside {fouda, fouad}: "fouda" adds no condition.
+        assert repository._implied_words([fuoad, fouda], close=True) == [fuoad]
+        assert repository._implied_words([fouda, fuoad], close=True) == [fuoad]
+        # Prefix tier: {} (no word starts with "fuoad") implies nothing; both stay (and
+        # the tier is then empty).
+        assert repository._implied_words([fuoad, fouda], close=False) == [fuoad, fouda]
+
+    def test_equal_words_keep_the_first_and_like_words_always_stay(self):
+        ahmed = name_search.WordMatches("ahmed", ("ahmed",), ("ahmad",))
+        ahmad = name_search.WordMatches("ahmad", ("ahmad",), ("ahmed",))
+        assert repository._implied_words([ahmed, ahmad], close=True) == [ahmed]
+        assert repository._implied_words([ahmed, ahmad], close=False) == [ahmed, ahmad]
+        short = name_search.WordMatches("a", None)  # matched with LIKE: never left out
+        assert repository._implied_words([short, ahmed], close=True) == [short, ahmed]
 
 
 class TestCloseWords:

@@ -404,9 +404,12 @@ def _words_tier(n: int, matches: list[WordMatches], *, close: bool, postgres: bo
 
     The shape is, per query word, PostgreSQL: (matched with ``LIKE``, matched through the
     index), SQLite: how many close spellings; :func:`_words_condition` builds the SQL from
-    it."""
+    it. PostgreSQL: a query word whose words include all of another's is left out (see
+    :func:`_implied_words`)."""
     shapes: list[Any] = []
     values: dict[str, Any] = {}
+    if postgres:
+        matches = _implied_words(matches, close=close)
     for i, m in enumerate(matches):
         p = f"t{n}_w{i}_"
         starts = m.prefixed is None or not postgres
@@ -427,6 +430,29 @@ def _words_tier(n: int, matches: list[WordMatches], *, close: bool, postgres: bo
     shape = tuple(shapes)
     return _Tier(partial(_words_condition, n, shape, postgres), read,
                  ("words", close, postgres, shape), values)
+
+
+def _implied_words(matches: list[WordMatches], *, close: bool) -> list[WordMatches]:
+    """``matches`` without the query words whose condition another's implies (PostgreSQL
+    word tiers, matched through the word index only): a name with one of ``fouad`` (the
+    close spellings of ``"fuoad"``) has one of ``fouad, fouda`` (``"fouda"`` and its close
+    spellings), so the second condition selects nothing the first has not. The tier's
+    patients are the same; PostgreSQL, which multiplies the two conditions' selectivities,
+    then expects the tier's real size (measured 2026-12-07 at a million patients: it
+    expected 368 of the 14,439 matches, sorted every match from the word index in 27 ms
+    instead of walking the name index to the page's 20th in 0.7 ms). Of two query words
+    with the same words, the first is kept."""
+    sets = [None if m.prefixed is None else {*m.prefixed, *(m.close if close else ())}
+            for m in matches]
+    kept = []
+    for i, m in enumerate(matches):
+        mine = sets[i]
+        implied = mine is not None and any(
+            other is not None and other and other <= mine and (other != mine or j < i)
+            for j, other in enumerate(sets) if j != i)
+        if not implied:
+            kept.append(m)
+    return kept
 
 
 def _words_condition(n: int, shapes: tuple[Any, ...], postgres: bool) -> ColumnElement[bool]:
