@@ -5,9 +5,12 @@ route table (``fastapi.routing._IncludedRouter``), and the app matches a request
 each node in turn, which tries every route of its router (a regular expression each)
 without first checking that the path could be under that router at all. A request to a
 late router paid for every route of every router before it: routing was 9-13% of a patient
-read's Python time (py-spy, 2026-12-07, 14 routers, ~300 routes). FastAPI pull request
-#16159 (open) proposes the same check upstream for include prefixes; hms's routers carry
-their prefix on the router itself, so the check here is made from the routes' full paths.
+read's Python time (py-spy, 2026-12-07; 18 included routers, 142 routes). With the check,
+resolving a patient read's path takes 10.7 us instead of 51.2, a nursing assessment's 18.4
+instead of 146.8, an audit or FHIR path about 9 instead of 175 (``process_time`` over
+20,000 resolutions each). FastAPI pull request #16159 (open) proposes the same check
+upstream for include prefixes; hms's routers carry their prefix on the router itself, so
+the check here is made from the routes' full paths.
 
 A route's path pattern only matches paths that start with its literal part (the text
 before its first ``{param}``: Starlette compiles the rest to a regular expression anchored
