@@ -113,6 +113,13 @@ class WordMatches:
     prefixed: tuple[str, ...] | None
     close: tuple[str, ...] = field(default=())
 
+    def listed(self, *, close: bool) -> frozenset[str] | None:
+        """The dictionary words it stands for in a word tier: those it starts and, with
+        ``close``, its close spellings; None when it has too many to list (``LIKE``)."""
+        if self.prefixed is None:
+            return None
+        return frozenset((*self.prefixed, *(self.close if close else ())))
+
 
 @dataclass(frozen=True, slots=True)
 class NameQuery:
@@ -162,12 +169,12 @@ def tier_share(matches: Iterable[WordMatches], shares: WordShares, *, close: boo
     along the whole name index (see ``PatientRepository._read_tier``), hence a lower
     bound and not an upper one."""
     share = 1.0
-    common: set[str] | None = None
+    common: frozenset[str] | None = None
     listed = 0
     for m in matches:
-        if m.prefixed is None:
+        words = m.listed(close=close)
+        if words is None:
             continue
-        words = {*m.prefixed, *(m.close if close else ())}
         share *= shares.of(words)
         common = words if common is None else common & words
         listed += 1

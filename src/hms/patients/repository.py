@@ -442,8 +442,7 @@ def _implied_words(matches: list[WordMatches], *, close: bool) -> list[WordMatch
     expected 368 of the 14,439 matches, sorted every match from the word index in 27 ms
     instead of walking the name index to the page's 20th in 0.7 ms). Of two query words
     with the same words, the first is kept."""
-    sets = [None if m.prefixed is None else {*m.prefixed, *(m.close if close else ())}
-            for m in matches]
+    sets = [m.listed(close=close) for m in matches]
     kept = []
     for i, m in enumerate(matches):
         mine = sets[i]
