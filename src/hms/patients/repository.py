@@ -23,6 +23,7 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    inspect,
     literal,
     literal_column,
     not_,
@@ -40,6 +41,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from hms.core.scoping import RowFilter
 from hms.db.counting import count_matches
+from hms.db.direct import DirectSelect
 from hms.patients.models import (
     MedicalRecord,
     Patient,
@@ -505,6 +507,32 @@ def _name_word_starts(word: str) -> ColumnElement[bool]:
 _BY_NUMBER = select(Patient).where(Patient.patient_number == bindparam("key")).limit(1)
 _BY_NATIONAL_ID = (select(Patient).where(Patient.national_id_bidx == bindparam("key"))
                    .limit(1))
+_BY_ID = select(Patient).where(Patient.id == bindparam("key")).limit(1)
+#: The same three reads run by asyncpg itself (:meth:`PatientRepository.values_by_ref`).
+_DIRECT = {stmt: DirectSelect(stmt) for stmt in (_BY_NUMBER, _BY_NATIONAL_ID, _BY_ID)}
+
+
+#: Every column attribute of :class:`Patient`, in table order.
+_COLUMN_KEYS = tuple(column.key for column in Patient.__table__.columns)
+
+
+def _ref_lookup(ref: str) -> tuple[Any, Any] | None:
+    """The statement (:data:`_BY_ID`, :data:`_BY_NATIONAL_ID` or :data:`_BY_NUMBER`) and
+    the ``key`` value that find the patient ``ref`` names (a UUID, an all-digit national
+    ID, else a patient number), or None when ``ref`` cannot be a stored reference (empty,
+    over 64 characters, control characters: NUL would upset PostgreSQL)."""
+    ref = ref.strip()
+    if not ref or len(ref) > 64 or has_control_characters(ref):
+        return None
+    try:
+        return _BY_ID, uuid.UUID(ref)
+    except ValueError:
+        pass
+    if ref.isascii() and ref.isdigit():
+        # All digits: a national ID (a patient number always holds a letter), matched by
+        # its blind index only, so the ID never travels to the database.
+        return _BY_NATIONAL_ID, search_token("national_id", ref)
+    return _BY_NUMBER, ref.upper()
 
 
 class PatientRepository:
@@ -528,27 +556,42 @@ class PatientRepository:
         """Patient by UUID, patient number (MRN, case-insensitive) or national ID (through
         its blind index: one indexed equality per key); with ``within`` (the caller's row
         scope) only a patient inside it, decided in the same query."""
-        ref = ref.strip()
-        if not ref or len(ref) > 64 or has_control_characters(ref):
-            return None  # cannot be a stored reference (and NUL would upset PostgreSQL)
-        try:
-            patient_id = uuid.UUID(ref)
-        except ValueError:
-            patient_id = None
-        if patient_id is not None:
-            if within is None:
-                return await self.get(patient_id)
-            stmt = select(Patient).where(Patient.id == patient_id, within(Patient.id))
-            return (await self.session.scalars(stmt)).first()
-        if ref.isascii() and ref.isdigit():
-            # All digits: a national ID (a patient number always holds a letter), matched
-            # by its blind index only, so the ID never travels to the database.
-            stmt, key = _BY_NATIONAL_ID, search_token("national_id", ref)
-        else:
-            stmt, key = _BY_NUMBER, ref.upper()
+        found = _ref_lookup(ref)
+        if found is None:
+            return None
+        stmt, key = found
+        if stmt is _BY_ID and within is None:
+            return await self.get(key)
         if within is not None:
             stmt = stmt.where(within(Patient.id))
         return (await self.session.scalars(stmt, {"key": key})).first()
+
+    async def values_by_ref(self, ref: str, *, within: RowFilter | None = None
+                            ) -> dict[str, Any] | None:
+        """As :meth:`by_ref`, but the patient's column values (decrypted) by attribute name
+        instead of an ORM object, for reads that only present the patient.
+
+        On a read-only PostgreSQL session without a row scope the SELECT is run by asyncpg
+        itself (:class:`~hms.db.direct.DirectSelect`: a third of the Python time of the
+        ORM's load); otherwise the patient is loaded through the ORM and its loaded values
+        returned.
+
+        Raises:
+            sqlalchemy.exc.DBAPIError: the database failed the read (see
+                :meth:`DirectSelect.first <hms.db.direct.DirectSelect.first>`).
+        """
+        if within is None and DirectSelect.usable(self.session):
+            found = _ref_lookup(ref)
+            if found is None:
+                return None
+            stmt, key = found
+            return await _DIRECT[stmt].first(self.session, key=key)
+        patient = await self.by_ref(ref, within=within)
+        if patient is None:
+            return None
+        loaded = inspect(patient).dict
+        return {name: loaded[name] if name in loaded else getattr(patient, name)
+                for name in _COLUMN_KEYS}
 
     async def by_national_id(self, national_id: str) -> Patient | None:
         """Patient holding ``national_id`` (blind-index equality)."""

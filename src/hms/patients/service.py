@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -142,12 +142,18 @@ def _present(patient: Patient, access: IdentifierAccess) -> PatientRead:
     validating from attributes and copying the model to mask it (a search page presents
     20; measured 2026-12-07 on the bench machine)."""
     loaded = inspect(patient).dict
-    values = {name: loaded[name] if name in loaded else getattr(patient, name)
-              for name in _READ_FIELDS}
+    return _present_values({name: loaded[name] if name in loaded else getattr(patient, name)
+                            for name in _READ_FIELDS}, access)
+
+
+def _present_values(values: Mapping[str, Any], access: IdentifierAccess) -> PatientRead:
+    """As :func:`_present`, from a patient's column values by attribute name (at least
+    every field of :class:`PatientRead`; other keys are ignored)."""
+    shown = {name: values[name] for name in _READ_FIELDS}
     if access is not IdentifierAccess.FULL:
-        values = _masked(values)
-    values["identifiers"] = access
-    return PatientRead.model_validate(values)
+        shown = _masked(shown)
+    shown["identifiers"] = access
+    return PatientRead.model_validate(shown)
 
 
 def identifier_access(actor: Principal) -> IdentifierAccess:
@@ -252,11 +258,13 @@ async def get_patient(session: AsyncSession, ref: str | uuid.UUID, *,
     Raises:
         PatientNotFound (404): no patient has that reference, or none in the scope.
     """
-    patient = await _lookup(session, ref, within)
-    await audit_service.record(session, AuditAction.READ, ENTITY, patient.id,
-                               patient_id=patient.id,
+    values = await PatientRepository(session).values_by_ref(str(ref), within=within)
+    if values is None:
+        raise PatientNotFound()
+    await audit_service.record(session, AuditAction.READ, ENTITY, values["id"],
+                               patient_id=values["id"],
                                changes={"identifiers": access.value})
-    return _present(patient, access)
+    return _present_values(values, access)
 
 
 async def get_identifiers(session: AsyncSession, ref: str | uuid.UUID, *,

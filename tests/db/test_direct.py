@@ -1,0 +1,162 @@
+"""SELECTs run by asyncpg itself on a read-only session (``hms.db.direct``), and the
+patient read built on them: the same values as the ORM, the same errors as SQLAlchemy."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import Integer, bindparam, literal_column, select, text
+from sqlalchemy.exc import DBAPIError
+
+from hms.db.direct import DirectSelect
+from hms.db.session import READ_ONLY
+from hms.patients.models import Patient
+from hms.patients.repository import PatientRepository
+from hms.patients.schemas import PatientCreate
+from hms.patients.service import create_patient
+from tests.db.test_session import _terminate
+from tests.patients.factories import mobile, national_id
+
+pytestmark = pytest.mark.usefixtures("committed_app")  # wipes the committed rows after
+
+
+async def _committed_patient(db, **fields) -> Patient:
+    data = {"national_id": national_id(date(1984, 2, 29), gender="female"),
+            "full_name": "Mona Adel Fouda", "gender": "female", "mobile": mobile(),
+            "email": "mona@example.org", "address_line": "12 Nile St",
+            "date_of_birth": "1984-02-29", **fields}
+    async with db.sessionmaker() as s:
+        read = await create_patient(s, PatientCreate.model_validate(data), created_by=None,
+                                    audit=False)
+        await s.commit()
+        patient = await s.get(Patient, read.id)
+        assert patient is not None
+        return patient
+
+
+def _columns(patient: Patient) -> dict[str, object]:
+    return {c.key: getattr(patient, c.key) for c in Patient.__table__.columns}
+
+
+async def test_a_read_session_gives_the_patient_the_orm_loads(db):
+    """By UUID, by patient number in any case and by national ID, the values (decrypted
+    identifiers, dates, UUIDs) are exactly the ORM's; on PostgreSQL through asyncpg."""
+    patient = await _committed_patient(db)
+    expected = _columns(patient)
+    refs = [str(patient.id), patient.patient_number.lower(), f" {patient.national_id} "]
+    async with db.read_sessionmaker() as s:
+        s.info[READ_ONLY] = True
+        assert DirectSelect.usable(s) is (db.engine.dialect.name == "postgresql")
+        for ref in refs:
+            assert await PatientRepository(s).values_by_ref(ref) == expected
+        assert expected["national_id"] == patient.national_id  # decrypted, not ciphertext
+        assert expected["email"] == "mona@example.org"
+
+
+async def test_unknown_or_impossible_references_find_nobody(db):
+    await _committed_patient(db)
+    async with db.read_sessionmaker() as s:
+        repo = PatientRepository(s)
+        for ref in [str(uuid.uuid4()), "PT-19990101-9999", "29001011234567", "", " ",
+                    "x" * 65, "PT-\x00"]:
+            assert await repo.values_by_ref(ref) is None
+
+
+async def test_a_row_scope_is_applied(db):
+    """With a row scope the read goes through the ORM and the scope decides."""
+    patient = await _committed_patient(db)
+    async with db.read_sessionmaker() as s:
+        repo = PatientRepository(s)
+        nobody = await repo.values_by_ref(patient.patient_number,
+                                          within=lambda column: column.is_(None))
+        everyone = await repo.values_by_ref(patient.patient_number,
+                                            within=lambda column: column.is_not(None))
+    assert nobody is None
+    assert everyone == _columns(patient)
+
+
+async def test_only_autocommit_asyncpg_sessions_qualify(db, session):
+    async with db.sessionmaker() as s:  # a write session: its transaction comes first
+        assert DirectSelect.usable(s) is False
+    assert DirectSelect.usable(session) is False  # joined to a test connection
+    if db.engine.dialect.name == "sqlite":
+        async with db.read_sessionmaker() as s:
+            assert DirectSelect.usable(s) is False
+        with pytest.raises(ValueError):
+            await DirectSelect(select(literal_column("1").label("one"))).first(s)
+
+
+@pytest.mark.postgres_only
+async def test_a_lost_connection_is_invalidated_and_reported_as_sqlalchemy_would(db):
+    """The server drops the connection (restart, failover): the read fails with a
+    ``DBAPIError`` flagged ``connection_invalidated`` (the API's 503, safe to retry), the
+    pool replaces the connection, and the next read works."""
+    patient = await _committed_patient(db)
+    async with db.read_sessionmaker() as s:
+        pid = int(await s.scalar(text("SELECT pg_backend_pid()")))
+        await _terminate(pid)
+        with pytest.raises(DBAPIError) as raised:
+            await PatientRepository(s).values_by_ref(patient.patient_number)
+    assert raised.value.connection_invalidated is True
+    async with db.read_sessionmaker() as s:
+        assert int(await s.scalar(text("SELECT pg_backend_pid()"))) != pid
+        found = await PatientRepository(s).values_by_ref(patient.patient_number)
+    assert found is not None and found["id"] == patient.id
+
+
+@pytest.mark.postgres_only
+async def test_a_database_error_keeps_the_connection_and_hides_the_values(db):
+    """An error of the statement itself is a plain ``DBAPIError`` (the API's 500) whose
+    text holds the SQL but not the bound values; the connection stays usable."""
+    divide = DirectSelect(select(
+        (literal_column("100") / bindparam("divisor", type_=Integer)).label("quotient")))
+    async with db.read_sessionmaker() as s:
+        assert await divide.first(s, divisor=4) == {"quotient": 25}
+        with pytest.raises(DBAPIError) as raised:
+            await divide.first(s, divisor=0)
+        assert raised.value.connection_invalidated is False
+        assert "division by zero" in str(raised.value)
+        assert "[parameters" not in str(raised.value)
+        assert await divide.first(s, divisor=5) == {"quotient": 20}
+
+
+@pytest.mark.committed
+async def test_the_api_read_answers_as_the_registration_did_and_is_audited(
+        committed_client, db):
+    """Through the API with real sessions (on PostgreSQL the read runs through asyncpg):
+    the receptionist sees what the registration answered (decrypted identifiers), with its
+    ETag, and the read leaves a READ audit row saying so; a scoped-out or unknown
+    reference answers 404 problem+json."""
+    from hms.audit import service as audit_service
+    from hms.core.permissions import Role
+    from tests.identity.factories import login, make_user
+    from tests.patients.factories import seed_payload
+
+    async with db.sessionmaker() as s:
+        nurse = await make_user(s, Role.NURSE)
+        clerk = await make_user(s, Role.RECEPTIONIST)
+    headers = {}
+    for user in (nurse, clerk):
+        token = (await login(committed_client, user.username))["access_token"]
+        headers[user.username] = {"Authorization": f"Bearer {token}"}
+    created = await committed_client.post("/api/v1/patients", json=seed_payload(),
+                                          headers=headers[nurse.username])
+    assert created.status_code == 201
+    body = created.json()
+    for ref in (body["id"], body["patient_number"].lower()):
+        read = await committed_client.get(f"/api/v1/patients/{ref}",
+                                          headers=headers[clerk.username])
+        assert read.status_code == 200
+        assert read.headers["ETag"] == 'W/"1"'
+        assert read.json() == body  # both roles see full identifiers
+        assert body["identifiers"] == "full" and len(body["national_id"]) == 14
+    missing = await committed_client.get("/api/v1/patients/PT-19990101-9999",
+                                         headers=headers[clerk.username])
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    async with db.sessionmaker() as s:
+        events = await audit_service.list_events(s, entity_id=body["id"], action="read")
+    assert len(events) == 2
+    assert {e.username for e in events} == {clerk.username}
