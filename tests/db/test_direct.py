@@ -160,3 +160,23 @@ async def test_the_api_read_answers_as_the_registration_did_and_is_audited(
         events = await audit_service.list_events(s, entity_id=body["id"], action="read")
     assert len(events) == 2
     assert {e.username for e in events} == {clerk.username}
+
+
+@pytest.mark.postgres_only
+async def test_a_statement_run_on_a_lost_connection_is_invalidated_too(db):
+    """``DirectStatement.execute`` (the read audit trail's group append) on a connection
+    the server dropped: ``DBAPIError`` with ``connection_invalidated``, and the pool hands
+    out a live connection next."""
+    from hms.db.direct import DirectStatement
+
+    touch = DirectStatement(text("SELECT CAST(:n AS integer) + 1"))
+    async with db.read_engine.connect() as conn:
+        await touch.execute(conn, n=1)
+        pid = int(await conn.scalar(text("SELECT pg_backend_pid()")))
+        await _terminate(pid)
+        with pytest.raises(DBAPIError) as raised:
+            await touch.execute(conn, n=2)
+    assert raised.value.connection_invalidated is True
+    async with db.read_engine.connect() as conn:
+        await touch.execute(conn, n=3)
+        assert int(await conn.scalar(text("SELECT pg_backend_pid()"))) != pid

@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hms.audit.chain import HashTemplate
 from hms.audit.models import AuditEvent
+from hms.db.direct import DirectStatement
 
 #: Key of the PostgreSQL transaction-level advisory lock that serialises appends to the
 #: chain (ASCII "hmsaudit" as a 64-bit integer; the same constant is in the
@@ -46,6 +47,7 @@ def _queue_statement() -> Any:
 
 
 _QUEUE = _queue_statement()
+_QUEUE_DIRECT = DirectStatement(_QUEUE)
 
 
 def _column(name: str, value: Any) -> Any:
@@ -66,12 +68,31 @@ def queue_rows(conn: Connection, rows: Sequence[tuple[dict[str, Any], HashTempla
             ``prev_hash`` and ``row_hash``, and :func:`hms.audit.chain.hash_template` of the
             same values.
     """
+    conn.execute(_QUEUE, _queue_params(rows))
+
+
+async def append_rows(conn: AsyncConnection,
+                      rows: Sequence[tuple[dict[str, Any], HashTemplate]]) -> None:
+    """PostgreSQL: queue audit rows as :func:`queue_rows` does, in one statement that is
+    its own transaction (run by asyncpg itself, :class:`~hms.db.direct.DirectStatement`):
+    the chaining trigger chains them when it commits. For connections in autocommit (the
+    read audit trail's group append); 0.2 ms for one row instead of 0.56 through
+    SQLAlchemy (measured 2026-12-07).
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the append failed (nothing of it was written); with
+            ``connection_invalidated`` when the connection was lost.
+    """
+    await _QUEUE_DIRECT.execute(conn, **_queue_params(rows))
+
+
+def _queue_params(rows: Sequence[tuple[dict[str, Any], HashTemplate]]) -> dict[str, Any]:
     params: dict[str, Any] = {
         c: [_column(c, values.get(c)) for values, _ in rows] for c in _EVENT_COLUMNS}
     params["template"] = [t.text for _, t in rows]
     params["seq_target"] = [t.seq_target for _, t in rows]
     params["prev_target"] = [t.prev_target for _, t in rows]
-    conn.execute(_QUEUE, params)
+    return params
 
 
 async def settle(session: AsyncSession) -> None:

@@ -46,6 +46,7 @@ from hms.audit.models import AuditEvent
 from hms.audit.repository import (
     AuditRepository,
     EventFilter,
+    append_rows,
     chain_tail,
     insert_rows,
     queue_rows,
@@ -194,6 +195,7 @@ class ReadAppends:
     rows of every read that finishes while an append is under way wait for the next
     append, which queues them all in one statement on a connection of its own: one
     transaction per batch, chained by the same trigger, so the hash chain is unchanged.
+    The statement is run by asyncpg itself (:func:`~hms.audit.repository.append_rows`).
 
     Each request still waits until its rows are committed before its response is sent
     (no read is answered without its audit row), and a failed append fails every request
@@ -204,7 +206,8 @@ class ReadAppends:
     One per engine and event loop (a server worker); see :func:`read_appends`.
 
     Args:
-        engine: the read sessions' engine (autocommit; committed explicitly either way).
+        engine: the read sessions' engine (PostgreSQL; each append is a statement that
+            commits by itself, whatever the engine's isolation level).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -242,8 +245,7 @@ class ReadAppends:
                 failed: Exception | None = None
                 try:
                     async with self.engine.connect() as conn:
-                        await conn.run_sync(queue_rows, rows)
-                        await conn.commit()
+                        await append_rows(conn, rows)
                 except Exception as error:  # every waiter gets the database's error
                     failed = error
                 else:

@@ -1,4 +1,4 @@
-"""SELECTs run by asyncpg itself on a read-only session's connection (issue 5).
+"""Statements run by asyncpg itself on SQLAlchemy's pooled connections (issue 5).
 
 An audited patient read spent about half of its Python time in SQLAlchemy's execution of
 one single-row SELECT: the ORM's compile-cache lookup and loading, the asyncpg adapter's
@@ -6,14 +6,18 @@ greenlet hand-offs and result wrapping. Measured 2026-12-07 (3,000 reads one at 
 ``process_time``): the ORM path 0.50-0.59 ms a read with its session, Core
 ``exec_driver_sql`` on a held connection 0.19-0.21 ms, asyncpg's own ``fetchrow`` 0.06 ms.
 
-:class:`DirectSelect` keeps SQLAlchemy for what it is good at here (the statement written
-once as a Core ``select()``, compiled once per dialect; the columns' types, whose result
-processors decrypt :class:`~hms.core.crypto.EncryptedString` values; the session's pooled
-connection, checked out and returned as usual) and hands the execution to asyncpg.
+The read audit trail's group append (one INSERT of a few rows) cost 0.56 ms of Python
+through SQLAlchemy for one row and 0.63 ms for four, most of it the same machinery.
 
-Only sessions in autocommit on PostgreSQL qualify (:meth:`DirectSelect.usable`: the
-sessions of :func:`~hms.db.session.read_only` routes): a statement run past SQLAlchemy
-would otherwise run outside the transaction SQLAlchemy starts lazily. Errors keep the
+:class:`DirectStatement` keeps SQLAlchemy for what it is good at here (the statement written
+once as a Core construct, compiled once per dialect; the columns' types, whose processors
+decrypt :class:`~hms.core.crypto.EncryptedString` values; the pooled connection, checked
+out and returned as usual) and hands the execution to asyncpg. A statement run this way is
+its own transaction (asyncpg outside ``BEGIN``): use it on connections that run in
+autocommit, or before SQLAlchemy has begun a transaction on them, never inside one.
+:class:`DirectSelect` runs a SELECT on a session, and only on sessions in autocommit on
+PostgreSQL (:meth:`DirectSelect.usable`: the sessions of
+:func:`~hms.db.session.read_only` routes). Errors keep the
 contract of a SQLAlchemy execution: a dropped connection is invalidated and surfaces as
 :class:`sqlalchemy.exc.DBAPIError` with ``connection_invalidated`` (the 503
 ``database_unavailable`` answer); any other database error as a plain ``DBAPIError``. The
@@ -27,10 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 #: Errors the server reports that still mean the connection is gone: SQLSTATE class 08
 #: (``PostgresConnectionError``) and the server shutting down or refusing connections
@@ -55,34 +59,24 @@ class _Compiled:
     columns: tuple[tuple[str, Processor | None], ...]
 
 
-class DirectSelect:
-    """A Core ``select()`` run by asyncpg on a read-only session's connection.
+class DirectStatement:
+    """A SQLAlchemy statement (Core ``select()``/``insert()``..., or ``text()``) run by
+    asyncpg on a connection of SQLAlchemy's pool, as its own transaction.
 
     Args:
-        stmt: the statement, with named ``bindparam()``s for the values given at run time;
-            its selected columns name the keys of the returned dicts (``select(Patient)``
-            gives every column of the table under its attribute key).
-
-    Use :meth:`usable` first; on other sessions run ``stmt`` through the session as usual.
+        stmt: the statement, with named bind parameters for the values given at run time;
+            a ``select()``'s selected columns name the keys of the rows it returns
+            (``select(Patient)`` gives every column of the table under its attribute key).
     """
 
-    def __init__(self, stmt: Select[Any]) -> None:
+    def __init__(self, stmt: Executable) -> None:
         self.stmt = stmt
         self._compiled: dict[type[Dialect], _Compiled] = {}
-
-    @staticmethod
-    def usable(session: AsyncSession) -> bool:
-        """True when ``session`` runs on PostgreSQL through asyncpg in autocommit (the
-        session of a :func:`~hms.db.session.read_only` route there)."""
-        bind = session.bind
-        if not isinstance(bind, AsyncEngine) or bind.dialect.driver != "asyncpg":
-            return False  # SQLite, or a session joined to a connection (tests, jobs)
-        return bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(type(dialect))
         if compiled is None:
-            done = self.stmt.compile(dialect=dialect)
+            done = self.stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
             defaults = done.construct_params(_check=False)
             params = tuple(
                 (name, defaults.get(name),
@@ -91,30 +85,32 @@ class DirectSelect:
             columns = tuple(
                 (str(column.key),
                  column.type.dialect_impl(dialect).result_processor(dialect, None))
-                for column in self.stmt.selected_columns)
+                for column in getattr(self.stmt, "selected_columns", ()))
             compiled = self._compiled[type(dialect)] = _Compiled(done.string, params, columns)
         return compiled
 
-    async def first(self, session: AsyncSession, **values: Any) -> dict[str, Any] | None:
-        """The first row for ``values`` (the statement's bind parameters by name) as
-        ``{column key: value}`` with each column's type applied (decrypted, converted), or
-        None when there is none.
+    async def execute(self, connection: AsyncConnection, **values: Any) -> None:
+        """Run the statement with ``values`` (its bind parameters by name) on
+        ``connection``, outside any transaction of SQLAlchemy's (it commits by itself).
 
         Raises:
-            ValueError: ``session`` is not :meth:`usable`.
-            sqlalchemy.exc.DBAPIError: the database refused the statement; with
-                ``connection_invalidated`` when the connection was lost (it is then
-                invalidated, so the pool replaces it).
+            sqlalchemy.exc.DBAPIError: as :meth:`DirectSelect.first`.
         """
-        if not self.usable(session):
-            raise ValueError("DirectSelect needs an autocommit asyncpg session")
-        connection = await session.connection()
+        await self._run(connection, values, fetch=False)
+
+    async def _run(self, connection: AsyncConnection, values: dict[str, Any], *,
+                   fetch: bool) -> dict[str, Any] | None:
+        if connection.dialect.driver != "asyncpg":
+            raise ValueError("DirectStatement runs on asyncpg connections only")
         compiled = self._compile(connection.dialect)
         args = [processor(values.get(name, default)) if processor
                 else values.get(name, default)
                 for name, default, processor in compiled.params]
         raw: asyncpg.Connection[Any] = (await connection.get_raw_connection()).driver_connection
         try:
+            if not fetch:
+                await raw.execute(compiled.sql, *args)
+                return None
             record = await raw.fetchrow(compiled.sql, *args)
         except Exception as error:
             # The server refused the statement: the connection is fine. Anything else (the
@@ -133,3 +129,34 @@ class DirectSelect:
         return {key: processor(value) if processor else value
                 for (key, processor), value in zip(compiled.columns, record, strict=True)}
 
+
+class DirectSelect(DirectStatement):
+    """A Core ``select()`` run by asyncpg on a read-only session's connection.
+
+    Use :meth:`usable` first; on other sessions run ``stmt`` through the session as usual.
+    """
+
+    @staticmethod
+    def usable(session: AsyncSession) -> bool:
+        """True when ``session`` runs on PostgreSQL through asyncpg in autocommit (the
+        session of a :func:`~hms.db.session.read_only` route there)."""
+        bind = session.bind
+        if not isinstance(bind, AsyncEngine) or bind.dialect.driver != "asyncpg":
+            return False  # SQLite, or a session joined to a connection (tests, jobs)
+        return bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+    async def first(self, session: AsyncSession, **values: Any) -> dict[str, Any] | None:
+        """The first row for ``values`` (the statement's bind parameters by name) as
+        ``{column key: value}`` with each column's type applied (decrypted, converted), or
+        None when there is none.
+
+        Raises:
+            ValueError: ``session`` is not :meth:`usable`.
+            sqlalchemy.exc.DBAPIError: the database refused the statement; with
+                ``connection_invalidated`` when the connection was lost (it is then
+                invalidated, so the pool replaces it). The error's text holds the SQL, not
+                the bound values.
+        """
+        if not self.usable(session):
+            raise ValueError("DirectSelect needs an autocommit asyncpg session")
+        return await self._run(await session.connection(), values, fetch=True)
