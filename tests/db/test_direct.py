@@ -180,3 +180,87 @@ async def test_a_statement_run_on_a_lost_connection_is_invalidated_too(db):
     async with db.read_engine.connect() as conn:
         await touch.execute(conn, n=3)
         assert int(await conn.scalar(text("SELECT pg_backend_pid()"))) != pid
+
+
+@pytest.mark.committed
+async def test_exact_searches_through_the_api_find_the_registered_patients(
+        committed_client, db):
+    """Exact searches with real sessions (on PostgreSQL the page is read through
+    asyncpg): by national ID, mobile and patient number each finds the one patient as
+    registered; a patient-number prefix pages in order (exact number first, then by
+    name) with the exact total; every returned patient leaves a READ row."""
+    from hms.audit import service as audit_service
+    from hms.core.permissions import Role
+    from tests.identity.factories import login, make_user
+    from tests.patients.factories import seed_payload
+
+    async with db.sessionmaker() as s:
+        nurse = await make_user(s, Role.NURSE)
+    token = (await login(committed_client, nurse.username))["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    bodies = []
+    for name in ("Zeinab Ali Hassan", "Amr Ali Hassan", "Mona Ali Hassan"):
+        payload = seed_payload(full_name=name)
+        created = await committed_client.post("/api/v1/patients", json=payload,
+                                              headers=headers)
+        assert created.status_code == 201
+        bodies.append((payload, created.json()))
+    url = "/api/v1/patients/search"
+    for payload, body in bodies:
+        for params in ({"ssn": payload["ssn"]}, {"mobile": payload["mobile_number"]},
+                       {"medical_number": body["patient_number"].lower()}):
+            found = await committed_client.get(url, params=params, headers=headers)
+            assert found.status_code == 200
+            assert found.json()["items"] == [body]
+            assert found.json()["total"] == 1
+    zeinab = bodies[0][1]
+    prefix = zeinab["patient_number"][:12]  # PT-YYYYMMDD-: all three (same day)
+    first = await committed_client.get(url, params={"q": zeinab["patient_number"],
+                                                    "page_size": 2}, headers=headers)
+    assert first.status_code == 200
+    assert [p["id"] for p in first.json()["items"]] == [zeinab["id"]]
+    paged = await committed_client.get(url, params={"q": prefix, "page_size": 2},
+                                       headers=headers)
+    page = paged.json()
+    expected = sorted((b for _, b in bodies), key=lambda b: b["full_name"])
+    assert page["total"] == 3 and page["total_exact"] is True
+    assert page["items"] == expected[:2]
+    async with db.sessionmaker() as s:
+        events = await audit_service.list_events(s, entity_id=expected[0]["id"],
+                                                 action="read")
+    assert len(events) == 4  # three exact searches and the prefix page
+
+
+async def test_searches_read_through_asyncpg_give_the_orms_pages(db):
+    """Every kind of patient search, run on a read-only session (on PostgreSQL its pages
+    are read through asyncpg: the exact searches' page, each name tier's page) and on a
+    write session (the ORM): the same patients in the same order with the same values,
+    the same totals, on first and later pages."""
+    from hms.patients.service import _criteria
+
+    names = ["Ahmed Hassan Ali", "Ahmad Hasan", "Ahmed Samir", "Mohamed Ahmed Fouda",
+             "Mona Fouad", "Fouad Fouda", "Hassan Ahmed", "Samir Hassan Mahmoud",
+             "Amr Hassan", "Ahmed Hassan Ali"]
+    patients = [await _committed_patient(db, full_name=name) for name in names]
+    queries = [{"name": "ahmed"}, {"name": "ahm"}, {"name": "Ahmed Hassan"},
+               {"name": "hasan"}, {"name": "fuoad fouda"}, {"name": "Samir Hasan"},
+               {"name": "zzzz"}, {"q": "hassan"}, {"q": "PT-"},
+               {"ssn": patients[0].national_id}, {"mobile": patients[1].mobile},
+               {"medical_number": patients[2].patient_number.lower()}]
+    pages = [(0, 20), (0, 2), (2, 3)]
+    compared = 0
+    for query in queries:
+        criteria = _criteria(**{"ssn": None, "mobile": None, "medical_number": None,
+                                "name": None, "q": None, **query})
+        for offset, limit in pages:
+            async with db.read_sessionmaker() as direct:  # one at a time: SQLite locks
+                assert DirectSelect.usable(direct) is (db.engine.dialect.name == "postgresql")
+                got = await PatientRepository(direct).search(criteria, offset=offset,
+                                                             limit=limit)
+            async with db.sessionmaker() as orm:
+                assert DirectSelect.usable(orm) is False
+                want = await PatientRepository(orm).search(criteria, offset=offset,
+                                                           limit=limit)
+            assert got == want, (query, offset, limit)
+            compared += len(got[0])
+    assert compared > 40  # the queries find patients: the comparison is not of empties

@@ -99,7 +99,7 @@ class DirectStatement:
         await self._run(connection, values, fetch=False)
 
     async def _run(self, connection: AsyncConnection, values: dict[str, Any], *,
-                   fetch: bool) -> dict[str, Any] | None:
+                   fetch: bool) -> list[dict[str, Any]]:
         if connection.dialect.driver != "asyncpg":
             raise ValueError("DirectStatement runs on asyncpg connections only")
         compiled = self._compile(connection.dialect)
@@ -110,8 +110,8 @@ class DirectStatement:
         try:
             if not fetch:
                 await raw.execute(compiled.sql, *args)
-                return None
-            record = await raw.fetchrow(compiled.sql, *args)
+                return []
+            records = await raw.fetch(compiled.sql, *args)
         except Exception as error:
             # The server refused the statement: the connection is fine. Anything else (the
             # link dropped, the server went away, the client's protocol state broke, as
@@ -124,10 +124,10 @@ class DirectStatement:
                 await connection.invalidate(error)
             raise DBAPIError(compiled.sql, None, error, hide_parameters=True,
                              connection_invalidated=lost) from error
-        if record is None:
-            return None
-        return {key: processor(value) if processor else value
-                for (key, processor), value in zip(compiled.columns, record, strict=True)}
+        columns = compiled.columns
+        return [{key: processor(value) if processor else value
+                 for (key, processor), value in zip(columns, record, strict=True)}
+                for record in records]
 
 
 class DirectSelect(DirectStatement):
@@ -156,6 +156,15 @@ class DirectSelect(DirectStatement):
                 ``connection_invalidated`` when the connection was lost (it is then
                 invalidated, so the pool replaces it). The error's text holds the SQL, not
                 the bound values.
+        """
+        rows = await self.all(session, **values)
+        return rows[0] if rows else None
+
+    async def all(self, session: AsyncSession, **values: Any) -> list[dict[str, Any]]:
+        """Every row for ``values``, in the statement's order, as :meth:`first` gives one.
+
+        Raises:
+            ValueError, sqlalchemy.exc.DBAPIError: as :meth:`first`.
         """
         if not self.usable(session):
             raise ValueError("DirectSelect needs an autocommit asyncpg session")

@@ -516,6 +516,13 @@ _DIRECT = {stmt: DirectSelect(stmt) for stmt in (_BY_NUMBER, _BY_NATIONAL_ID, _B
 _COLUMN_KEYS = tuple(column.key for column in Patient.__table__.columns)
 
 
+def _column_values(patient: Patient) -> dict[str, Any]:
+    """``patient``'s column values by attribute name, as the ORM loaded them."""
+    loaded = inspect(patient).dict
+    return {name: loaded[name] if name in loaded else getattr(patient, name)
+            for name in _COLUMN_KEYS}
+
+
 def _ref_lookup(ref: str) -> tuple[Any, Any] | None:
     """The statement (:data:`_BY_ID`, :data:`_BY_NATIONAL_ID` or :data:`_BY_NUMBER`) and
     the ``key`` value that find the patient ``ref`` names (a UUID, an all-digit national
@@ -587,11 +594,7 @@ class PatientRepository:
             stmt, key = found
             return await _DIRECT[stmt].first(self.session, key=key)
         patient = await self.by_ref(ref, within=within)
-        if patient is None:
-            return None
-        loaded = inspect(patient).dict
-        return {name: loaded[name] if name in loaded else getattr(patient, name)
-                for name in _COLUMN_KEYS}
+        return None if patient is None else _column_values(patient)
 
     async def by_national_id(self, national_id: str) -> Patient | None:
         """Patient holding ``national_id`` (blind-index equality)."""
@@ -695,14 +698,17 @@ class PatientRepository:
     async def search(
         self, criteria: SearchCriteria, *, offset: int, limit: int,
         within: RowFilter | None = None,
-    ) -> tuple[list[Patient], int, bool]:
+    ) -> tuple[list[dict[str, Any]], int, bool]:
         """A page of patients matching every criterion (and inside ``within``, the caller's
-        row scope, when given), the total and whether the total is exact.
+        row scope, when given), each as its column values by attribute name (decrypted),
+        the total and whether the total is exact.
 
         With a name query: relevance tiers (see :mod:`hms.patients.name_search`; patients
         holding ``q_identifier`` come first), each in folded-name order; the total is counted
         up to :data:`COUNT_CAP` and pages reach :data:`WINDOW_CAP` rows. Otherwise: MRN
-        prefix matches with an exact MRN first, then by full name; exact total.
+        prefix matches with an exact MRN first, then by full name; exact total. The page of
+        an exact search on a read-only PostgreSQL session without a row scope is read by
+        asyncpg itself (:class:`~hms.db.direct.DirectSelect`).
         """
         if criteria.name_query is not None:
             where = self._filters(criteria)
@@ -715,8 +721,12 @@ class PatientRepository:
         # The row scope carries its own values: its statements are built per request.
         key = None if within is not None else ("criteria", shape, by_prefix)
         stmt = _statement(key, partial(_criteria_page, shape, by_prefix, within))
-        rows = list(await self.session.scalars(stmt, {**values, "skip": offset,
-                                                      "take": limit}))
+        params = {**values, "skip": offset, "take": limit}
+        if key is not None and DirectSelect.usable(self.session):
+            direct = _statement((*key, "direct"), partial(DirectSelect, stmt))
+            rows = await direct.all(self.session, **params)
+        else:
+            rows = [_column_values(p) for p in await self.session.scalars(stmt, params)]
         if offset == 0 and len(rows) < limit:  # the whole result is on this page
             return rows, len(rows), True
         where = _criteria_conditions(shape, values)
@@ -728,14 +738,14 @@ class PatientRepository:
     async def _name_search(
         self, query: NameQuery, identifier: str | None, where: list[ColumnElement[bool]], *,
         offset: int, limit: int,
-    ) -> tuple[list[Patient], int, bool]:
+    ) -> tuple[list[dict[str, Any]], int, bool]:
         key = self._name_key()
         dialect = self.session.get_bind().dialect.name
         need = min(offset + limit, WINDOW_CAP)
         # Matches past the page are only counted, up to COUNT_CAP + 1 (no second query over
         # every match, which a very common name word made the costliest part).
         want = max(need, COUNT_CAP + 1)
-        page: list[Patient] = []
+        page: list[dict[str, Any]] = []
         # Matches seen so far, every tier, up to ``want``. While the page is not full every
         # tier so far was read to its end, so these are exactly the matches listed so far.
         counted = 0
@@ -803,7 +813,7 @@ class PatientRepository:
                          key: ColumnElement[Any], read: _Read,
                          shape: tuple[Any, ...] | None, values: dict[str, Any],
                          *, before: int, offset: int, need: int, want: int,
-                         ) -> tuple[list[Patient], int]:
+                         ) -> tuple[list[dict[str, Any]], int]:
         """One tier of a name search in one statement (cached under ``shape``, run with
         ``values``; ``conditions`` builds the tier's conditions when the statement is
         built): its patients at the page's places (the tier's matches in folded-name,
@@ -831,23 +841,33 @@ class PatientRepository:
                   "cap": cap}
         if read is _Read.MATCHES:
             values |= {"found": ORDERED_FROM_MATCHES + 1, "length": need - before}
+            stmt_key = shape and (*shape, "matches")
             rows, matched = await self._tier_page(
-                _statement(shape and (*shape, "matches"), lambda: _matches_page(conditions())),
-                values)
+                _statement(stmt_key, lambda: _matches_page(conditions())), values, stmt_key)
             if matched <= ORDERED_FROM_MATCHES:
                 return rows, min(matched, cap)
         values["length"] = length = cap if read is _Read.RANGE else need - before
         counts_rest = read is not _Read.RANGE and length < cap
+        stmt_key = shape and (*shape, "read", counts_rest)
         return await self._tier_page(
-            _statement(shape and (*shape, "read", counts_rest),
+            _statement(stmt_key,
                        lambda: _ordered_page(conditions(), key, counts_rest=counts_rest)),
-            values)
+            values, stmt_key)
 
-    async def _tier_page(self, stmt: Any, values: dict[str, Any]
-                         ) -> tuple[list[Patient], int]:
-        """Run a tier's statement (see :func:`_page_of`): its patients, its count."""
+    async def _tier_page(self, stmt: Any, values: dict[str, Any],
+                         key: tuple[Any, ...] | None) -> tuple[list[dict[str, Any]], int]:
+        """Run a tier's statement (see :func:`_page_of`): its patients' column values, its
+        count. A statement cached under ``key`` (no per-request conditions) on a read-only
+        PostgreSQL session is run by asyncpg itself (:class:`~hms.db.direct.DirectSelect`:
+        no ORM object per patient)."""
+        if key is not None and DirectSelect.usable(self.session):
+            direct = _statement((*key, "direct"), partial(DirectSelect, stmt))
+            found = await direct.all(self.session, **values)
+            return ([{k: v for k, v in row.items() if k != "total"} for row in found
+                     if row["id"] is not None], int(found[0]["total"]))
         result = (await self.session.execute(stmt, values)).all()
-        return [row[1] for row in result if row[1] is not None], int(result[0][0])
+        return ([_column_values(row[1]) for row in result if row[1] is not None],
+                int(result[0][0]))
 
 
 def _INT(name: str) -> Any:

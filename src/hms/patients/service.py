@@ -662,7 +662,7 @@ async def search_patients(
                          passport=passport)
     rows, total, exact = await PatientRepository(session).search(
         criteria, offset=page.offset, limit=page.page_size, within=within)
-    items = [_present(p, access) for p in rows]
+    items = [_present_values(p, access) for p in rows]
     used = [k for k, val in {"ssn": ssn, "mobile": mobile, "medical_number": medical_number,
                              "name": name, "q": q, "passport": passport}.items() if val]
     await audit_service.record(session, AuditAction.SEARCH, ENTITY, None, changes={
