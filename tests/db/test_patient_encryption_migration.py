@@ -108,7 +108,7 @@ async def _search(url: str) -> dict[str, str]:
                 "passport": SearchCriteria(passports=("a1234567",)),
             }.items():
                 rows, _, _ = await repo.search(criteria, offset=0, limit=5)
-                found[key] = ",".join(p.patient_number for p in rows)
+                found[key] = ",".join(p["patient_number"] for p in rows)
             by_ref = await repo.by_ref("30105052101234")
             found["ref"] = by_ref.patient_number if by_ref else ""
             full = await repo.by_ref("PT-LEGACY-0")
