@@ -264,3 +264,31 @@ async def test_searches_read_through_asyncpg_give_the_orms_pages(db):
             assert got == want, (query, offset, limit)
             compared += len(got[0])
     assert compared > 40  # the queries find patients: the comparison is not of empties
+
+
+@pytest.mark.postgres_only
+async def test_a_read_cancelled_mid_statement_leaves_the_pool_usable(db):
+    """A request cancelled while its SELECT runs (server shutdown, a timeout): asyncpg
+    cancels the statement on the server, and the same connection, handed out next, answers
+    at once."""
+    import asyncio
+
+    from sqlalchemy import func
+
+    slow = DirectSelect(select(func.pg_sleep(5).label("slept")))
+    one = DirectSelect(select(literal_column("1").label("one")))
+    backend = {}
+
+    async def read() -> None:
+        async with db.read_sessionmaker() as s:
+            backend["pid"] = int(await s.scalar(text("SELECT pg_backend_pid()")))
+            await slow.first(s)
+
+    task = asyncio.create_task(read())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with db.read_sessionmaker() as s:  # the pool is LIFO: the same connection
+        assert await asyncio.wait_for(one.first(s), timeout=2) == {"one": 1}
+        assert int(await s.scalar(text("SELECT pg_backend_pid()"))) == backend["pid"]
