@@ -722,8 +722,7 @@ class PatientRepository:
         key = None if within is not None else ("criteria", shape, by_prefix)
         stmt = _statement(key, partial(_criteria_page, shape, by_prefix, within))
         params = {**values, "skip": offset, "take": limit}
-        if key is not None and DirectSelect.usable(self.session):
-            direct = _statement((*key, "direct"), partial(DirectSelect, stmt))
+        if (direct := self._direct(key, stmt)) is not None:
             rows = await direct.all(self.session, **params)
         else:
             rows = [_column_values(p) for p in await self.session.scalars(stmt, params)]
@@ -854,17 +853,27 @@ class PatientRepository:
                        lambda: _ordered_page(conditions(), key, counts_rest=counts_rest)),
             values, stmt_key)
 
+    def _direct(self, key: tuple[Any, ...] | None, stmt: Any) -> DirectSelect | None:
+        """The :class:`~hms.db.direct.DirectSelect` of ``stmt`` (cached beside it under
+        ``key``) when this session can run it: a cached statement (no per-request
+        conditions) on a read-only PostgreSQL session; else None (read through the ORM)."""
+        if key is None or not DirectSelect.usable(self.session):
+            return None
+        direct: DirectSelect = _statement((*key, "direct"), partial(DirectSelect, stmt))
+        return direct
+
     async def _tier_page(self, stmt: Any, values: dict[str, Any],
                          key: tuple[Any, ...] | None) -> tuple[list[dict[str, Any]], int]:
         """Run a tier's statement (see :func:`_page_of`): its patients' column values, its
         count. A statement cached under ``key`` (no per-request conditions) on a read-only
         PostgreSQL session is run by asyncpg itself (:class:`~hms.db.direct.DirectSelect`:
         no ORM object per patient)."""
-        if key is not None and DirectSelect.usable(self.session):
-            direct = _statement((*key, "direct"), partial(DirectSelect, stmt))
+        if (direct := self._direct(key, stmt)) is not None:
             found = await direct.all(self.session, **values)
-            return ([{k: v for k, v in row.items() if k != "total"} for row in found
-                     if row["id"] is not None], int(found[0]["total"]))
+            total = int(found[0]["total"])
+            for row in found:
+                del row["total"]
+            return [row for row in found if row["id"] is not None], total
         result = (await self.session.execute(stmt, values)).all()
         return ([_column_values(row[1]) for row in result if row[1] is not None],
                 int(result[0][0]))
