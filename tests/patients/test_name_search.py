@@ -272,15 +272,6 @@ class TestSimilarity:
             assert name_search.similarity(a, b) == pytest.approx(pg, abs=1e-6), (a, b)
 
 
-async def test_postgres_connections_plan_each_search(db):
-    """A generic plan cannot turn ``LIKE $1`` into an index range (a name search would scan
-    every patient after its fifth run on a connection), so hms plans each execution."""
-    async with db.engine.connect() as conn:
-        if conn.dialect.name != "postgresql":
-            pytest.skip("PostgreSQL plan cache")
-        assert (await conn.scalar(text("SHOW plan_cache_mode"))) == "force_custom_plan"
-
-
 async def test_every_query_word_is_looked_up_in_one_statement(session):
     """PostgreSQL: the prefix and close-spelling lookups of all the words of a query are one
     round trip; each word still gets its own prefixes and close spellings."""

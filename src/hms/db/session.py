@@ -130,13 +130,13 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0,
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow,
                       pool_timeout=pool_timeout, pool_use_lifo=True)
-        # asyncpg prepares every statement; after five runs PostgreSQL may switch it to a
-        # generic plan, which cannot turn ``name_search LIKE $1`` into an index range (a
-        # name search then scans the table). Planning each execution costs ~0.1 ms.
+        # asyncpg prepares every statement; after five runs PostgreSQL may keep a generic
+        # plan for it (``plan_cache_mode`` left at the server's ``auto``), which spares
+        # the planning at each execution. The searches whose ``LIKE`` prefixes need
+        # plans made for their values ask for them (``hms.db.plans.custom_plans``).
         # JIT compilation (tens to hundreds of ms) pays off for long analytical queries,
         # not for a clinic's short ones; the reports' aggregates run fine without it.
-        kwargs["connect_args"] = {"server_settings": {
-            "plan_cache_mode": "force_custom_plan", "jit": "off"}}
+        kwargs["connect_args"] = {"server_settings": {"jit": "off"}}
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)

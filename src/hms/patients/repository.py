@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import time as time_module
 import uuid
@@ -42,6 +43,7 @@ from sqlalchemy.sql.elements import TextClause
 from hms.core.scoping import RowFilter
 from hms.db.counting import count_matches
 from hms.db.direct import DirectSelect
+from hms.db.plans import custom_plans
 from hms.patients.models import (
     MedicalRecord,
     Patient,
@@ -687,13 +689,16 @@ class PatientRepository:
                                                                time.min, UTC))
         if within is not None:
             where.append(within(Patient.id))
-        total = await self.session.scalar(
-            select(func.count()).select_from(Patient).where(*where))
         columns = [getattr(Patient, name).desc() if desc else getattr(Patient, name).asc()
                    for name, desc in order]
         stmt = (select(Patient).where(*where).order_by(*columns, Patient.id)
                 .offset(offset).limit(limit))
-        return list(await self.session.scalars(stmt)), int(total or 0)
+        plans = (custom_plans(self.session) if criteria.patient_number_prefix is not None
+                 else contextlib.nullcontext())
+        async with plans:  # an MRN prefix is an index range only in a custom plan
+            total = await self.session.scalar(
+                select(func.count()).select_from(Patient).where(*where))
+            return list(await self.session.scalars(stmt)), int(total or 0)
 
     async def search(
         self, criteria: SearchCriteria, *, offset: int, limit: int,
@@ -708,8 +713,18 @@ class PatientRepository:
         up to :data:`COUNT_CAP` and pages reach :data:`WINDOW_CAP` rows. Otherwise: MRN
         prefix matches with an exact MRN first, then by full name; exact total. The page of
         an exact search on a read-only PostgreSQL session without a row scope is read by
-        asyncpg itself (:class:`~hms.db.direct.DirectSelect`).
+        asyncpg itself (:class:`~hms.db.direct.DirectSelect`). A name or MRN-prefix search
+        runs with custom plans (:func:`~hms.db.plans.custom_plans`: its ``LIKE`` prefixes
+        are index ranges only in a plan made for their values).
         """
+        if criteria.name_query is None and criteria.patient_number_prefix is None:
+            return await self._search(criteria, offset=offset, limit=limit, within=within)
+        async with custom_plans(self.session):
+            return await self._search(criteria, offset=offset, limit=limit, within=within)
+
+    async def _search(
+        self, criteria: SearchCriteria, *, offset: int, limit: int, within: RowFilter | None,
+    ) -> tuple[list[dict[str, Any]], int, bool]:
         if criteria.name_query is not None:
             where = self._filters(criteria)
             if within is not None:
