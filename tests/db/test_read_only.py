@@ -187,3 +187,56 @@ async def test_postgres_read_is_audited_and_committed(committed_app, db):
     assert rows[0]["seq"] > 0 and len(rows[0]["row_hash"]) == 64
     async with db.sessionmaker() as s:
         assert (await audit_service.verify_chain(s)).ok
+
+
+async def test_a_read_only_route_still_commits_what_it_holds(committed_app, db):
+    """A read-only session with nothing to write is closed without a commit (PostgreSQL);
+    one holding an audit row added as an ORM object, a recorded audit row, or a listener
+    waiting for its commit is committed: the rows are in the trail and the listener ran,
+    on either database."""
+    from sqlalchemy import event
+
+    from hms.audit.models import AuditEvent
+
+    app: FastAPI = committed_app
+    marker = uuid.uuid4().hex[:16]
+    committed: list[str] = []
+
+    @app.get("/_test/read-orm-audit")
+    @read_only
+    async def orm_audit(session: DbSession) -> dict[str, bool]:
+        session.add(AuditEvent(action="read", entity_type="test", entity_id=marker + "o"))
+        return {"ok": True}
+
+    @app.get("/_test/read-recorded-audit")
+    @read_only
+    async def recorded(session: DbSession) -> dict[str, bool]:
+        await session.scalar(text("SELECT 1"))
+        await audit_service.record(session, AuditAction.READ, "test", marker + "r")
+        return {"ok": True}
+
+    @app.get("/_test/read-after-commit")
+    @read_only
+    async def listener(session: DbSession) -> dict[str, bool]:
+        await session.scalar(text("SELECT 1"))
+        event.listen(session.sync_session, "after_commit",
+                     lambda _s: committed.append(marker))
+        return {"ok": True}
+
+    @app.get("/_test/read-nothing")
+    @read_only
+    async def nothing(session: DbSession) -> dict[str, bool]:
+        return {"ok": await session.scalar(text("SELECT 1")) == 1}
+
+    async with AsyncClient(transport=ASGITransport(app=app),
+                           base_url="http://testserver") as c:
+        for path in ("read-orm-audit", "read-recorded-audit", "read-after-commit",
+                     "read-nothing"):
+            resp = await c.get(f"/_test/{path}")
+            assert resp.status_code == 200, (path, resp.text)
+    async with db.sessionmaker() as s:
+        found = set(await s.scalars(select(AuditEvent.entity_id).where(
+            AuditEvent.entity_type == "test")))
+        assert found == {marker + "o", marker + "r"}
+        assert (await audit_service.verify_chain(s)).ok
+    assert committed == [marker]

@@ -61,7 +61,7 @@ from hms.audit.schemas import (
 from hms.core import context
 from hms.core.errors import ValidationFailed
 from hms.db.base import new_id, utcnow
-from hms.db.session import after_read
+from hms.db.session import after_read, holds_writes
 
 #: ``session.info`` (SQLite): ``(seq, row_hash)`` of the chain tail as this transaction
 #: left it; dropped when any transaction of the session ends (a rolled-back SAVEPOINT takes
@@ -290,6 +290,12 @@ def _append_reads(session: AsyncSession) -> Callable[[], Awaitable[None]] | None
         return None
     session.info[_ROWS] = []
     return partial(read_appends(bind).append, rows)
+
+
+@holds_writes
+def _rows_recorded(session: AsyncSession) -> bool:
+    """Rows :func:`record` added that the session's commit has still to write."""
+    return bool(session.info.get(_ROWS))
 
 
 event.listen(Session, "before_flush", _chain_new_events)
