@@ -33,8 +33,10 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import Executable
+
+from hms.db.session import in_autocommit
 
 #: Errors the server reports that still mean the connection is gone: SQLSTATE class 08
 #: (``PostgresConnectionError``) and the server shutting down or refusing connections
@@ -141,9 +143,7 @@ class DirectSelect(DirectStatement):
         """True when ``session`` runs on PostgreSQL through asyncpg in autocommit (the
         session of a :func:`~hms.db.session.read_only` route there)."""
         bind = session.bind
-        if not isinstance(bind, AsyncEngine) or bind.dialect.driver != "asyncpg":
-            return False  # SQLite, or a session joined to a connection (tests, jobs)
-        return bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        return bind is not None and bind.dialect.driver == "asyncpg" and in_autocommit(session)
 
     async def first(self, session: AsyncSession, **values: Any) -> dict[str, Any] | None:
         """The first row for ``values`` (the statement's bind parameters by name) as

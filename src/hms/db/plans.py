@@ -23,18 +23,13 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hms.db.direct import DirectStatement
+from hms.db.session import in_autocommit
 
 _FORCE = DirectStatement(text("SET plan_cache_mode = force_custom_plan"))
 _RESET = DirectStatement(text("RESET plan_cache_mode"))
-
-
-def _autocommit(session: AsyncSession) -> bool:
-    bind = session.bind
-    return (isinstance(bind, AsyncEngine)
-            and bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
 
 
 @contextlib.asynccontextmanager
@@ -59,7 +54,7 @@ async def custom_plans(session: AsyncSession) -> AsyncIterator[None]:
         yield
         return
     connection = await session.connection()
-    if not _autocommit(session):
+    if not in_autocommit(session):
         await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
         yield
         return

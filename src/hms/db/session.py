@@ -245,15 +245,23 @@ def holds_writes(check: Callable[[AsyncSession], bool]) -> Callable[[AsyncSessio
     return check
 
 
+def in_autocommit(session: AsyncSession) -> bool:
+    """True when ``session`` runs on an engine whose connections are in autocommit (a
+    read-only route's session on PostgreSQL, from ``Database.read_sessionmaker``): each
+    statement is its own transaction. False on SQLite and for sessions joined to a
+    connection (tests, jobs)."""
+    bind = session.bind
+    return (isinstance(bind, AsyncEngine)
+            and bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
+
+
 def _nothing_to_commit(session: AsyncSession) -> bool:
     """True for an autocommit session (a read-only route's on PostgreSQL: each statement
     committed itself) with no ORM change waiting for a flush, no row a :func:`holds_writes`
     check reports and no ``after_commit`` listener: committing it would only run the
     session's own bookkeeping, about 0.08 ms of a read's Python time (measured
     2026-12-07), so it is closed instead."""
-    bind = session.bind
-    if not (isinstance(bind, AsyncEngine)
-            and bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"):
+    if not in_autocommit(session):
         return False
     sync = session.sync_session
     if sync.new or sync.deleted or sync.dirty or sync.dispatch.after_commit:
