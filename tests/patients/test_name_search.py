@@ -152,6 +152,28 @@ class TestCountAndPages:
                                 headers=nurse)).json()
         assert (few["total"], few["total_exact"]) == (1, True)
 
+    @pytest.mark.parametrize("strategy", ["from_matches", "walk"])
+    @pytest.mark.parametrize(("cap", "total"), [(3, (3, False)), (5, (5, True))])
+    async def test_a_later_tier_counted_past_a_full_page(
+            self, client, nurse, session, monkeypatch, strategy, cap, total):
+        """The page is full after the first tier; the word tier is only counted (a tier
+        expected to be small is counted from the word index whatever the cap, a large
+        one up to the cap): the same total and the same page either way."""
+        from hms.patients import repository
+
+        monkeypatch.setattr(repository, "COUNT_CAP", cap)
+        if strategy == "walk":  # every word expected to be in every name
+            async def common(self):
+                return name_search.WordShares({}, 1.0, 1_000_000.0)
+
+            monkeypatch.setattr(repository.NameWordRepository, "shares", common)
+        for full_name in ("Nada Samy", "Adel Nada", "Omar Nada", "Samy Nada", "Wael Nada"):
+            await make_patient(session, full_name=full_name)
+        body = (await client.get(f"{URL}/search", params={"name": "nada", "page_size": 1},
+                                 headers=nurse)).json()
+        assert (body["total"], body["total_exact"]) == total
+        assert [p["full_name"] for p in body["items"]] == ["Nada Samy"]
+
     async def test_a_total_at_the_cap_is_exact_and_one_more_is_not(self, client, nurse,
                                                                   session, monkeypatch):
         from hms.patients import repository
