@@ -21,6 +21,15 @@ async def nurse(client, session) -> dict[str, str]:
     return await auth_headers(client, session, Role.NURSE)
 
 
+def _every_word_common(monkeypatch) -> None:
+    """Make every name word look common (in every name), so word tiers are walked along the
+    name index instead of sorted from the word index (PostgreSQL)."""
+    async def common(self):
+        return name_search.WordShares({}, 1.0, 1_000_000.0)
+
+    monkeypatch.setattr(repository.NameWordRepository, "shares", common)
+
+
 async def _names(client, headers, **params) -> list[str]:
     resp = await client.get(f"{URL}/search", params=params, headers=headers)
     assert resp.status_code == 200, resp.text
@@ -118,10 +127,7 @@ class TestCountAndPages:
         from hms.patients import repository
 
         if strategy == "walk":  # every word expected to be in every name
-            async def common(self):
-                return name_search.WordShares({}, 1.0, 1_000_000.0)
-
-            monkeypatch.setattr(repository.NameWordRepository, "shares", common)
+            _every_word_common(monkeypatch)
         elif strategy == "from_matches_overflow":  # expected few, found more: walk
             monkeypatch.setattr(repository, "ORDERED_FROM_MATCHES", 1)
         names = ["Nada Samy", "Nadia Fawzy", "Adel Nada", "Samy Nadeem", "Nadda Wael",
@@ -159,14 +165,9 @@ class TestCountAndPages:
         """The page is full after the first tier; the word tier is only counted (a tier
         expected to be small is counted from the word index whatever the cap, a large
         one up to the cap): the same total and the same page either way."""
-        from hms.patients import repository
-
         monkeypatch.setattr(repository, "COUNT_CAP", cap)
         if strategy == "walk":  # every word expected to be in every name
-            async def common(self):
-                return name_search.WordShares({}, 1.0, 1_000_000.0)
-
-            monkeypatch.setattr(repository.NameWordRepository, "shares", common)
+            _every_word_common(monkeypatch)
         for full_name in ("Nada Samy", "Adel Nada", "Omar Nada", "Samy Nada", "Wael Nada"):
             await make_patient(session, full_name=full_name)
         body = (await client.get(f"{URL}/search", params={"name": "nada", "page_size": 1},
@@ -389,12 +390,7 @@ async def test_a_walked_tier_counts_past_its_page_in_the_statement_that_reads_it
     """A word tier read along the name index (its words expected in many names) brings its
     page and, when the page is full, the capped count of the rest in one statement; when
     the page is not full the count is what was read."""
-    from hms.patients import repository
-
-    async def common(self):
-        return name_search.WordShares({}, 1.0, 1_000_000.0)
-
-    monkeypatch.setattr(repository.NameWordRepository, "shares", common)
+    _every_word_common(monkeypatch)
     for given in ("Adel", "Badr", "Fouad", "Gamal"):
         await make_patient(session, full_name=f"{given} Qandil")
     for page_size, total in ((2, 4), (10, 4)):

@@ -926,7 +926,8 @@ def _tier_count_of(conditions: Callable[[], list[ColumnElement[bool]]]) -> Selec
 
 
 def _tier_count(cond: list[ColumnElement[bool]]) -> Select[int]:
-    """How many patients meet ``cond``, up to ``cap``."""
+    """How many patients meet ``cond``, up to ``cap`` (the bound limit: see
+    :func:`_count_limit`)."""
     return select(func.count()).select_from(
         select(Patient.id).where(*cond).limit(_INT("cap")).subquery())
 
