@@ -434,6 +434,25 @@ async def test_a_search_s_rows_are_one_statement_and_verify(session) -> None:
 
 
 @pytest.mark.postgres_only
+async def test_a_queue_row_without_a_template_per_row_is_refused(session) -> None:
+    """The chaining trigger (migration 0024) hashes row ``i`` with template ``i``: a queue
+    row with fewer templates than rows is refused whole, and the trail gains nothing."""
+    before = await session.scalar(text("SELECT count(*) FROM audit_log"))
+    with pytest.raises(DBAPIError, match="2 queued rows but 1 hash templates"):
+        async with session.begin_nested():
+            await session.execute(text(
+                "INSERT INTO audit_pending (event_id, occurred_at, user_id, username, action,"
+                " entity_type, entity_id, patient_id, changes, ip, user_agent, request_id,"
+                " template, seq_target, prev_target) VALUES (ARRAY[gen_random_uuid(),"
+                " gen_random_uuid()], ARRAY[now(), now()], ARRAY[NULL, NULL]::uuid[],"
+                " ARRAY['a', 'a'], ARRAY['read', 'read'], ARRAY['patient', 'patient'],"
+                " ARRAY['p1', 'p2'], ARRAY[NULL, NULL]::uuid[], ARRAY[NULL, NULL]::text[],"
+                " ARRAY[NULL, NULL]::varchar[], ARRAY[NULL, NULL]::varchar[],"
+                " ARRAY[NULL, NULL]::varchar[], ARRAY['t'], ARRAY['s'], ARRAY['p'])"))
+    assert await session.scalar(text("SELECT count(*) FROM audit_log")) == before
+
+
+@pytest.mark.postgres_only
 async def test_the_chain_trigger_keeps_its_plans(session) -> None:
     """A transaction that searched by name plans every statement for its values
     (``hms.db.plans.custom_plans``); the chain trigger, run at its commit, runs with the

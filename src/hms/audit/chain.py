@@ -42,8 +42,8 @@ HASHED_FIELDS = (
 
 
 def _text(value: Any) -> Any:
-    if value is None:
-        return None
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -61,11 +61,19 @@ def canonical(row: Mapping[str, Any], prev_hash: str) -> bytes:
             JSON value); naive datetimes are read as UTC (SQLite returns them naive).
         prev_hash: the previous row's ``row_hash`` (hex).
     """
+    return _canonical_text(row, prev_hash).encode("ascii")
+
+
+#: The encoder of :func:`canonical` (one instance: ``json.dumps`` builds one per call).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                            default=str)
+
+
+def _canonical_text(row: Mapping[str, Any], prev_hash: str) -> str:
     doc = {name: _text(row.get(name)) for name in HASHED_FIELDS}
     doc["prev_hash"] = prev_hash
     doc["v"] = CHAIN_VERSION
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      default=str).encode("ascii")
+    return _ENCODER.encode(doc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +97,9 @@ def hash_template(row: Mapping[str, Any]) -> HashTemplate:
     """The :class:`HashTemplate` of ``row`` (its ``seq`` is ignored)."""
     nonce = uuid.uuid4().hex
     seq_marker, prev_marker = f"\x00seq:{nonce}", f"\x00prev:{nonce}"
-    text = canonical({**row, "seq": seq_marker}, prev_marker).decode("ascii")
-    dumped_seq = json.dumps(seq_marker, ensure_ascii=True)  # with its quotes: seq is a number
-    dumped_prev = json.dumps(prev_marker, ensure_ascii=True)[1:-1]  # inside the quotes
+    text = _canonical_text({**row, "seq": seq_marker}, prev_marker)
+    dumped_seq = _ENCODER.encode(seq_marker)  # with its quotes: seq is a number
+    dumped_prev = _ENCODER.encode(prev_marker)[1:-1]  # inside the quotes
     return HashTemplate(text, dumped_seq, dumped_prev)
 
 
