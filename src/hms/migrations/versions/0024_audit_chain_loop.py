@@ -54,8 +54,9 @@ DECLARE
 BEGIN
     IF cardinality(templates) <> n OR cardinality(seq_targets) <> n
             OR cardinality(prev_targets) <> n THEN
-        RAISE EXCEPTION 'audit chain: % queued rows but % hash templates', n,
-            cardinality(templates);
+        RAISE EXCEPTION 'audit chain: % queued rows but % hash templates (% seq and % prev '
+            'targets)', n, cardinality(templates), cardinality(seq_targets),
+            cardinality(prev_targets);
     END IF;
     SELECT COALESCE(max(tail_seq), 0), COALESCE(max(tail_hash), repeat('0', 64)::varchar)
         INTO seq, hash
