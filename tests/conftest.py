@@ -47,7 +47,7 @@ os.environ["HMS_DASHBOARD_MAX_AGE_SECONDS"] = "0"
 from hms.config import Settings, get_settings  # noqa: E402
 from hms.db.base import Base  # noqa: E402
 from hms.db.migrate import target_metadata, upgrade  # noqa: E402
-from hms.db.session import READ_ONLY, Database, get_session, is_read_only  # noqa: E402
+from hms.db.session import READ_ONLY, REQUEST_SESSIONS, Database, is_read_only  # noqa: E402
 from hms.main import create_app  # noqa: E402
 
 
@@ -147,7 +147,8 @@ def app(db: Database, connection: AsyncConnection, settings: Settings):
     """The app with request sessions joined to the test's outer transaction."""
     application = create_app(settings, db=db)
 
-    async def _override(request: Request) -> AsyncIterator[AsyncSession]:
+    @asynccontextmanager
+    async def _joined(request: Request) -> AsyncIterator[AsyncSession]:
         async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint",
                                 expire_on_commit=False) as s:
             # Read-only routes refuse writes here too (the outer transaction stays).
@@ -174,7 +175,9 @@ def app(db: Database, connection: AsyncConnection, settings: Settings):
                 await s.rollback()
                 raise
 
-    application.dependency_overrides[get_session] = _override
+    # Every request session (get_session's and the routes' own, request_session) joins
+    # the test's outer transaction; reads without a session are off (sessionless_reads).
+    setattr(application.state, REQUEST_SESSIONS, _joined)
     # Background jobs (report exports) open their own sessions: join them to the test too.
     application.state.report_job_sessions = _job_sessions
     return application

@@ -362,11 +362,21 @@ async def record(
     (:func:`write_recorded` writes it at once); a rollback of the transaction or of the
     SAVEPOINT it was recorded in drops it.
     """
-    ctx = context.current()
     if session.sync_session.get_transaction() is None:
         # As session.add would: the row belongs to the transaction (a rollback drops it).
         session.sync_session.begin()
-    session.info.setdefault(_ROWS, []).append({
+    session.info.setdefault(_ROWS, []).append(_row(
+        action, entity_type, entity_id, patient_id=patient_id, changes=changes,
+        user_id=user_id, username=username))
+
+
+def _row(action: AuditAction, entity_type: str, entity_id: object | None, *,
+         patient_id: uuid.UUID | None, changes: Mapping[str, Any] | None,
+         user_id: uuid.UUID | None = None, username: str | None = None) -> dict[str, Any]:
+    """One audit row's column values (see :func:`record`), the actor and request taken
+    from :mod:`hms.core.context`."""
+    ctx = context.current()
+    return {
         "id": new_id(),
         "occurred_at": utcnow(),
         "user_id": user_id or ctx.user_id,
@@ -379,7 +389,26 @@ async def record(
         "ip": ctx.ip,
         "user_agent": (ctx.user_agent or "")[:400] or None,
         "request_id": ctx.request_id or None,
-    })
+    }
+
+
+async def record_read_now(engine: AsyncEngine, entity_type: str, entity_id: object, *,
+                          patient_id: uuid.UUID | None,
+                          changes: Mapping[str, Any] | None = None) -> None:
+    """Write the audit row of one read made without a session (PostgreSQL, a read-only
+    route's own connection, given back first): the row joins the read audit trail's group
+    commit (:class:`ReadAppends`) and this returns once it is committed and chained, so
+    the caller answers only after its read is on the trail.
+
+    Args:
+        engine: ``Database.read_engine`` (PostgreSQL).
+        entity_type, entity_id, patient_id, changes: as :func:`record`, action READ.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the append failed; the row was not written.
+    """
+    await read_appends(engine).append([_row(AuditAction.READ, entity_type, entity_id,
+                                            patient_id=patient_id, changes=changes)])
 
 
 async def record_reads(

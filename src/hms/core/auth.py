@@ -21,6 +21,8 @@ from hms.core.permissions import SCOPABLE, Perm, Role, Scope, format_grant
 from hms.core.scoping import RowScope
 from hms.db.session import get_session
 from hms.db.session import read_only as read_only  # for routers: @read_only
+from hms.db.session import request_session as request_session  # for routers
+from hms.db.session import sessionless_reads as sessionless_reads  # for routers
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,8 @@ class SessionRestricted(Forbidden):
 #: it once.
 _PRINCIPAL = "hms.principal"
 
+#: The request's bearer token or None (a route that calls :func:`authorize` itself takes
+#: it as a parameter).
 Token = Annotated[str | None, Depends(oauth2_scheme)]
 
 
@@ -165,6 +169,46 @@ async def current_principal(request: Request, session: DbSession, token: Token) 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+def _permitted(principal: Principal, perm: Perm) -> Principal:
+    if not principal.can(perm):
+        raise Forbidden(f"Role '{principal.role}' lacks permission '{perm}'")
+    return principal
+
+
+async def authorize(request: Request, token: str | None, perm: Perm,
+                    session: AsyncSession | None = None) -> Principal:
+    """As a :func:`require` dependency, called by a route that declares no session: the
+    caller, unrestricted and holding ``perm``, resolved once per request. The
+    authenticator reads the database only on a principal cache miss (or with no cache, as
+    on SQLite), through ``session`` or else a :func:`request_session` of its own; a hit
+    costs no session and no connection.
+
+    Args:
+        token: the route's :data:`Token` parameter (the dependency also puts the bearer
+            scheme on the route's OpenAPI operation).
+        session: the request's session, when the route has one open.
+
+    Raises:
+        Unauthorized (401), SessionRestricted (403), Forbidden (403): as :func:`require`.
+    """
+    principal: Principal | None = request.scope.get(_PRINCIPAL)
+    if principal is None:
+        if not token:
+            raise Unauthorized("Bearer token required")
+        lookup = getattr(request.app.state.authenticator, "cached", None)
+        principal = lookup(token) if lookup is not None else None
+        if principal is None:
+            if session is not None:
+                principal = await _authenticated(request, session, token)
+            else:
+                async with request_session(request) as own:
+                    principal = await _authenticated(request, own, token)
+        else:
+            context.bind_actor(principal.user_id, principal.username)
+            request.scope[_PRINCIPAL] = principal
+    return _permitted(_unrestricted(principal), perm)
+
+
 def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:
     """Dependency factory: the caller must hold ``perm``.
 
@@ -178,10 +222,7 @@ def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:
     """
 
     async def dependency(request: Request, session: DbSession, token: Token) -> Principal:
-        principal = _unrestricted(await _authenticated(request, session, token))
-        if not principal.can(perm):
-            raise Forbidden(f"Role '{principal.role}' lacks permission '{perm}'")
-        return principal
+        return _permitted(_unrestricted(await _authenticated(request, session, token)), perm)
 
     dependency.required_permission = perm  # type: ignore[attr-defined]
     dependency.__name__ = f"require_{perm.value.replace(':', '_')}"

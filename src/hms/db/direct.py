@@ -100,6 +100,18 @@ class DirectStatement:
         """
         await self._run(connection, values, fetch=False)
 
+    async def first_on(self, connection: AsyncConnection, **values: Any
+                       ) -> dict[str, Any] | None:
+        """As :meth:`DirectSelect.first`, on a connection the caller checked out (from an
+        engine in autocommit, or before SQLAlchemy began a transaction on it).
+
+        Raises:
+            ValueError: ``connection`` is not an asyncpg connection.
+            sqlalchemy.exc.DBAPIError: as :meth:`DirectSelect.first`.
+        """
+        rows = await self._run(connection, values, fetch=True)
+        return rows[0] if rows else None
+
     async def _run(self, connection: AsyncConnection, values: dict[str, Any], *,
                    fetch: bool) -> list[dict[str, Any]]:
         if connection.dialect.driver != "asyncpg":

@@ -315,18 +315,54 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: one session per request, committed after the handler.
 
     Declare it with ``Depends(get_session, scope="function")`` so the commit happens before
-    the response is sent; a failed commit therefore becomes a 5xx, never a false 2xx.
+    the response is sent; a failed commit therefore becomes a 5xx, never a false 2xx. The
+    session's life is :func:`request_session`'s.
+    """
+    async with request_session(request) as session:
+        yield session
 
-    For a :func:`read_only` route the session refuses writes but the audit trail's and, on
-    PostgreSQL, runs without an explicit transaction: a patient read is its SELECT and the
-    audit INSERT (chained and committed by that statement's own transaction) instead of
+
+#: ``app.state`` attribute: a replacement for :func:`request_session`'s own sessions, a
+#: callable ``(request) -> async context manager of AsyncSession`` (the tests join every
+#: request's session to an outer transaction this way).
+REQUEST_SESSIONS = "request_sessions"
+
+
+def sessionless_reads(request: Request) -> bool:
+    """True when a read-only route may read on connections of its own, without a session
+    (``hms.db.direct``): PostgreSQL through asyncpg, and the app opens its own request
+    sessions (no :data:`REQUEST_SESSIONS` hook, whose sessions may see data that other
+    connections do not)."""
+    db: Database = request.app.state.db
+    return (db.read_engine.dialect.driver == "asyncpg"
+            and getattr(request.app.state, REQUEST_SESSIONS, None) is None)
+
+
+@asynccontextmanager
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session, for the few routes that open it themselves instead of
+    declaring :func:`get_session` (a read that needs no session on its common path): it
+    commits when the block ends without an error and rolls back otherwise. An app whose
+    ``state`` has :data:`REQUEST_SESSIONS` gets its sessions from there instead.
+
+    For a :func:`read_only` route the session refuses writes but the audit trail's and,
+    on PostgreSQL, runs without an explicit transaction: a patient read is its SELECT and
+    the audit INSERT (chained and committed by that statement's own transaction) instead of
     BEGIN, SELECT, INSERT, COMMIT. Each statement sees the data committed when it starts, as
     it would inside a READ COMMITTED transaction; the audit rows are written (and so
-    committed) before the response is sent: by the hooks registered with
-    :func:`after_read` once the session has committed (PostgreSQL: the audit trail's group
-    commit), or by the session's commit. Such a session with nothing left to write is
-    closed without the commit's bookkeeping (:func:`_nothing_to_commit`).
+    committed) before the block ends: by the hooks registered with :func:`after_read` once
+    the session has committed (PostgreSQL: the audit trail's group commit), or by the
+    session's commit. Such a session with nothing left to write is closed without the
+    commit's bookkeeping (:func:`_nothing_to_commit`).
+
+    Raises:
+        whatever the block raises (after the rollback), or the commit's database error.
     """
+    opener = getattr(request.app.state, REQUEST_SESSIONS, None)
+    if opener is not None:
+        async with opener(request) as session:
+            yield session
+        return
     db: Database = request.app.state.db
     read = is_read_only(request)
     then: list[Callable[[], Awaitable[None]]] = []

@@ -221,6 +221,12 @@ class CachedAuthenticator:
     def __init__(self, cache: PrincipalCache) -> None:
         self.cache = cache
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal ``token`` resolved to, from memory only; None on a miss (then
+        call the authenticator, which reads the database). Used by
+        :func:`hms.core.auth.authorize`, which opens a session only on a miss."""
+        return self.cache.get(token, time.time())
+
     async def __call__(self, session: AsyncSession, token: str) -> Principal:
         now = time.time()
         hit = self.cache.get(token, now)

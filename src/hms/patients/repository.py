@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import TextClause
 
@@ -542,6 +542,21 @@ def _ref_lookup(ref: str) -> tuple[Any, Any] | None:
         # its blind index only, so the ID never travels to the database.
         return _BY_NATIONAL_ID, search_token("national_id", ref)
     return _BY_NUMBER, ref.upper()
+
+
+async def values_by_ref_on(connection: AsyncConnection, ref: str) -> dict[str, Any] | None:
+    """As :meth:`PatientRepository.values_by_ref` without a row scope, on a PostgreSQL
+    connection in autocommit that the caller checked out (no session): one SELECT run by
+    asyncpg (:meth:`~hms.db.direct.DirectStatement.first_on`).
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the database failed the read.
+    """
+    found = _ref_lookup(ref)
+    if found is None:
+        return None
+    stmt, key = found
+    return await _DIRECT[stmt].first_on(connection, key=key)
 
 
 class PatientRepository:

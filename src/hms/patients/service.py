@@ -40,7 +40,7 @@ from hms.core.permissions import Perm
 from hms.core.scoping import RowFilter
 from hms.core.sorting import parse_sort
 from hms.db.base import utcnow
-from hms.db.session import create_engine
+from hms.db.session import Database, create_engine
 from hms.organization import service as organization_service
 from hms.patients import validators as v
 from hms.patients.bulk import bulk_load as bulk_load  # public: hms generate
@@ -61,6 +61,7 @@ from hms.patients.repository import (
     NameWordRepository,
     PatientRepository,
     SearchCriteria,
+    values_by_ref_on,
 )
 from hms.patients.schemas import (
     MASKED_FIELDS,
@@ -264,6 +265,30 @@ async def get_patient(session: AsyncSession, ref: str | uuid.UUID, *,
     await audit_service.record(session, AuditAction.READ, ENTITY, values["id"],
                                patient_id=values["id"],
                                changes={"identifiers": access.value})
+    return _present_values(values, access)
+
+
+async def read_patient(db: Database, ref: str, *, access: IdentifierAccess) -> PatientRead:
+    """:func:`get_patient` for a caller whose ``patient:read`` reaches every patient, with
+    no session, on PostgreSQL (:func:`hms.db.session.sessionless_reads`; issue 5: an
+    audited read at half the requests/s of a bare asyncpg read): the SELECT on a
+    connection of ``db.read_engine`` (autocommit), given back before the READ audit row
+    (``{"identifiers": "full" | "masked"}``) joins the read trail's group commit; returns
+    once that row is committed, as :func:`get_patient` does.
+
+    Raises:
+        PatientNotFound (404): no patient has that reference (no audit row then, as in
+            :func:`get_patient`).
+        sqlalchemy.exc.DBAPIError: the database failed the read or the audit append (a
+            5xx; no answer without its audit row).
+    """
+    async with db.read_engine.connect() as conn:
+        values = await values_by_ref_on(conn, str(ref))
+    if values is None:
+        raise PatientNotFound()
+    await audit_service.record_read_now(db.read_engine, ENTITY, values["id"],
+                                        patient_id=values["id"],
+                                        changes={"identifiers": access.value})
     return _present_values(values, access)
 
 
