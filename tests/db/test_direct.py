@@ -182,6 +182,30 @@ async def test_a_statement_run_on_a_lost_connection_is_invalidated_too(db):
         assert int(await conn.scalar(text("SELECT pg_backend_pid()"))) != pid
 
 
+@pytest.mark.postgres_only
+async def test_a_statement_run_in_the_pool_replaces_a_lost_connection(db):
+    """``DirectStatement.run_in`` (the session-less patient read and the read audit
+    trail's group append) checks a connection out of the pool for one statement: on a
+    connection the server dropped it raises ``DBAPIError`` with ``connection_invalidated``,
+    and the pool hands out a live connection next; a refused statement leaves the
+    connection in the pool."""
+    from hms.db.direct import DirectStatement
+
+    backend = DirectStatement(text("SELECT pg_backend_pid() AS pid").columns(pid=Integer))
+    refused = DirectStatement(text("SELECT 1 / CAST(:n AS integer)"))
+    pid = (await backend.first_in(db.read_engine))["pid"]
+    assert (await backend.first_in(db.read_engine))["pid"] == pid  # LIFO: the same one
+    with pytest.raises(DBAPIError) as division:
+        await refused.run_in(db.read_engine, n=0)
+    assert division.value.connection_invalidated is False
+    assert (await backend.first_in(db.read_engine))["pid"] == pid
+    await _terminate(pid)
+    with pytest.raises(DBAPIError) as raised:
+        await backend.first_in(db.read_engine)
+    assert raised.value.connection_invalidated is True
+    assert (await backend.first_in(db.read_engine))["pid"] != pid
+
+
 @pytest.mark.committed
 async def test_exact_searches_through_the_api_find_the_registered_patients(
         committed_client, db):

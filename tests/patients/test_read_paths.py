@@ -140,17 +140,24 @@ async def test_a_department_scoped_caller_reads_only_its_departments_patients(
             other = await make_patient(s, full_name="Other Ward-Patient")
             await make_visit(s, other.id, department="Radiology")
             await s.commit()
+        admin_headers = await _client_headers(c, admin.username)
         grants = [g.replace(":all", ":department") for g in default_grants(Role.NURSE)]
-        resp = await c.put("/api/v1/admin/roles/nurse/permissions",
-                           headers=await _client_headers(c, admin.username),
+        resp = await c.put("/api/v1/admin/roles/nurse/permissions", headers=admin_headers,
                            json={"permissions": grants})
         assert resp.status_code == 200, resp.text
-        headers = await _client_headers(c, nurse.username)
-        assert (await c.get(f"/api/v1/patients/{own.id}", headers=headers)).json()["id"] \
-            == str(own.id)
-        for ref in (str(other.id), other.patient_number):
-            resp = await c.get(f"/api/v1/patients/{ref}", headers=headers)
-            assert resp.status_code == 404, resp.text
+        try:
+            headers = await _client_headers(c, nurse.username)
+            own_read = await c.get(f"/api/v1/patients/{own.id}", headers=headers)
+            assert own_read.status_code == 200, own_read.text
+            assert own_read.json()["id"] == str(own.id)
+            for ref in (str(other.id), other.patient_number):
+                resp = await c.get(f"/api/v1/patients/{ref}", headers=headers)
+                assert resp.status_code == 404, resp.text
+        finally:  # roles are seeded data: the wipe after the test keeps them
+            resp = await c.put("/api/v1/admin/roles/nurse/permissions",
+                               headers=admin_headers,
+                               json={"permissions": sorted(default_grants(Role.NURSE))})
+            assert resp.status_code == 200, resp.text
     assert [r.username for r in await _patient_reads(db, own.id)] == [nurse.username]
     assert await _patient_reads(db, other.id) == []
 

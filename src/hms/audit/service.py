@@ -244,8 +244,7 @@ class ReadAppends:
                         for values in queued]
                 failed: Exception | None = None
                 try:
-                    async with self.engine.connect() as conn:
-                        await append_rows(conn, rows)
+                    await append_rows(self.engine, rows)
                 except Exception as error:  # every waiter gets the database's error
                     failed = error
                 else:

@@ -26,15 +26,17 @@ statement's parameters are never part of the error (patient data).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.util import greenlet_spawn
 
 from hms.db.session import in_autocommit
 
@@ -100,27 +102,56 @@ class DirectStatement:
         """
         await self._run(connection, values, fetch=False)
 
-    async def first_on(self, connection: AsyncConnection, **values: Any
-                       ) -> dict[str, Any] | None:
-        """As :meth:`DirectSelect.first`, on a connection the caller checked out (from an
-        engine in autocommit, or before SQLAlchemy began a transaction on it).
+    async def first_in(self, engine: AsyncEngine, **values: Any) -> dict[str, Any] | None:
+        """As :meth:`DirectSelect.first`, on a connection of ``engine``'s pool checked out
+        for this statement alone (:meth:`run_in`).
 
         Raises:
-            ValueError: ``connection`` is not an asyncpg connection.
-            sqlalchemy.exc.DBAPIError: as :meth:`DirectSelect.first`.
+            ValueError, sqlalchemy.exc.DBAPIError: as :meth:`run_in`.
         """
-        rows = await self._run(connection, values, fetch=True)
+        rows = await self.run_in(engine, fetch=True, **values)
         return rows[0] if rows else None
+
+    async def run_in(self, engine: AsyncEngine, *, fetch: bool = False, **values: Any
+                     ) -> list[dict[str, Any]]:
+        """Run the statement with ``values`` on a connection checked out of ``engine``'s
+        pool for it alone and given back at once: the pool's own checkout (its checkout
+        and checkin events, the idle ping, the reset on return), without the
+        ``AsyncConnection`` around it, whose creation, isolation-level setting and close
+        cost three times the checkout (0.21 ms against 0.075, measured 2026-12-07). The
+        statement is its own transaction. Returns the rows (``fetch``) as
+        :meth:`DirectSelect.all` gives them, else ``[]``.
+
+        Raises:
+            ValueError: ``engine`` is not on asyncpg.
+            sqlalchemy.exc.DBAPIError: as :meth:`DirectSelect.first`; a lost connection is
+                invalidated (the pool replaces it).
+        """
+        if engine.dialect.driver != "asyncpg":
+            raise ValueError("DirectStatement runs on asyncpg connections only")
+        pooled = await engine.raw_connection()
+        try:
+            return await self._run_raw(pooled.driver_connection, engine.dialect, values,
+                                       fetch, partial(greenlet_spawn, pooled.invalidate))
+        finally:
+            await greenlet_spawn(pooled.close)
 
     async def _run(self, connection: AsyncConnection, values: dict[str, Any], *,
                    fetch: bool) -> list[dict[str, Any]]:
         if connection.dialect.driver != "asyncpg":
             raise ValueError("DirectStatement runs on asyncpg connections only")
-        compiled = self._compile(connection.dialect)
+        raw = (await connection.get_raw_connection()).driver_connection
+        return await self._run_raw(raw, connection.dialect, values, fetch,
+                                   connection.invalidate)
+
+    async def _run_raw(self, raw: asyncpg.Connection[Any], dialect: Dialect,
+                       values: dict[str, Any], fetch: bool,
+                       invalidate: Callable[[BaseException], Awaitable[Any]]
+                       ) -> list[dict[str, Any]]:
+        compiled = self._compile(dialect)
         args = [processor(values.get(name, default)) if processor
                 else values.get(name, default)
                 for name, default, processor in compiled.params]
-        raw: asyncpg.Connection[Any] = (await connection.get_raw_connection()).driver_connection
         try:
             if not fetch:
                 await raw.execute(compiled.sql, *args)
@@ -135,7 +166,7 @@ class DirectStatement:
             lost = (not isinstance(error, asyncpg.PostgresError)
                     or isinstance(error, _SERVER_DISCONNECTS))
             if lost:
-                await connection.invalidate(error)
+                await invalidate(error)
             raise DBAPIError(compiled.sql, None, error, hide_parameters=True,
                              connection_invalidated=lost) from error
         columns = compiled.columns

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import TextClause
 
@@ -544,10 +544,10 @@ def _ref_lookup(ref: str) -> tuple[Any, Any] | None:
     return _BY_NUMBER, ref.upper()
 
 
-async def values_by_ref_on(connection: AsyncConnection, ref: str) -> dict[str, Any] | None:
-    """As :meth:`PatientRepository.values_by_ref` without a row scope, on a PostgreSQL
-    connection in autocommit that the caller checked out (no session): one SELECT run by
-    asyncpg (:meth:`~hms.db.direct.DirectStatement.first_on`).
+async def values_by_ref_in(engine: AsyncEngine, ref: str) -> dict[str, Any] | None:
+    """As :meth:`PatientRepository.values_by_ref` without a row scope, with no session:
+    one SELECT run by asyncpg on a connection of ``engine``'s pool (PostgreSQL) checked
+    out for it alone (:meth:`~hms.db.direct.DirectStatement.first_in`).
 
     Raises:
         sqlalchemy.exc.DBAPIError: the database failed the read.
@@ -556,7 +556,7 @@ async def values_by_ref_on(connection: AsyncConnection, ref: str) -> dict[str, A
     if found is None:
         return None
     stmt, key = found
-    return await _DIRECT[stmt].first_on(connection, key=key)
+    return await _DIRECT[stmt].first_in(engine, key=key)
 
 
 class PatientRepository:

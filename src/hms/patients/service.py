@@ -61,7 +61,7 @@ from hms.patients.repository import (
     NameWordRepository,
     PatientRepository,
     SearchCriteria,
-    values_by_ref_on,
+    values_by_ref_in,
 )
 from hms.patients.schemas import (
     MASKED_FIELDS,
@@ -271,8 +271,8 @@ async def get_patient(session: AsyncSession, ref: str | uuid.UUID, *,
 async def read_patient(db: Database, ref: str, *, access: IdentifierAccess) -> PatientRead:
     """:func:`get_patient` for a caller whose ``patient:read`` reaches every patient, with
     no session, on PostgreSQL (:func:`hms.db.session.sessionless_reads`; issue 5: an
-    audited read at half the requests/s of a bare asyncpg read): the SELECT on a
-    connection of ``db.read_engine`` (autocommit), given back before the READ audit row
+    audited read at half the requests/s of a bare asyncpg read): the SELECT on a pooled
+    connection of ``db.read_engine``, given back before the READ audit row
     (``{"identifiers": "full" | "masked"}``) joins the read trail's group commit; returns
     once that row is committed, as :func:`get_patient` does.
 
@@ -282,8 +282,7 @@ async def read_patient(db: Database, ref: str, *, access: IdentifierAccess) -> P
         sqlalchemy.exc.DBAPIError: the database failed the read or the audit append (a
             5xx; no answer without its audit row).
     """
-    async with db.read_engine.connect() as conn:
-        values = await values_by_ref_on(conn, str(ref))
+    values = await values_by_ref_in(db.read_engine, str(ref))
     if values is None:
         raise PatientNotFound()
     await audit_service.record_read_now(db.read_engine, ENTITY, values["id"],
