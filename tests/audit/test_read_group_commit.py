@@ -121,3 +121,146 @@ async def test_a_failed_append_fails_its_reads_and_writes_none_of_them(committed
     finally:
         await other.close()
     assert audit_service.read_appends(db.read_engine).pending == 0
+
+
+# -- announced reads: an append due while they run waits for their rows ---------------------
+
+
+async def _record(announced, entity_id: str) -> None:
+    await announced.record("patient", entity_id, patient_id=None,
+                           changes={"identifiers": "full"})
+
+
+async def _trail_ids(db, prefix: str) -> list[str]:
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT entity_id FROM audit_log WHERE entity_id LIKE :p ORDER BY seq"),
+            {"p": prefix + "%"})
+        return [r[0] for r in rows]
+
+
+async def test_an_append_waits_for_the_reads_announced_before_it(committed_app, db, monkeypatch):
+    # A wait long enough that only the reads themselves can end it.
+    monkeypatch.setattr(audit_service, "GATHER_MAX_SECONDS", 30.0)
+    appends = audit_service.read_appends(db.read_engine)
+    batches, gathered = appends.batches, appends.gathered
+    a_may_record = asyncio.Event()
+
+    async def read(name: str, wait: asyncio.Event | None = None) -> None:
+        with appends.expect() as announced:
+            if wait is not None:
+                await wait.wait()  # the read's own statement, still under way
+            await _record(announced, name)
+
+    slow = asyncio.create_task(read("gather-a", a_may_record))
+    await asyncio.sleep(0)  # A announced, its statement under way
+    fast = asyncio.create_task(read("gather-b"))
+    await _until(lambda: appends.pending == 1)
+    await asyncio.sleep(0.05)
+    # B's row is queued, yet its append waits for A, which was announced before it.
+    assert not fast.done()
+    assert appends.batches == batches
+    a_may_record.set()
+    await asyncio.wait_for(asyncio.gather(slow, fast), 10)
+
+    assert appends.batches - batches == 1  # both rows in one append
+    assert appends.gathered - gathered == 1
+    assert await _trail_ids(db, "gather-") == ["gather-b", "gather-a"]
+    async with db.sessionmaker() as s:
+        assert (await audit_service.verify_chain(s)).ok
+
+
+async def test_a_read_that_leaves_without_a_row_ends_the_wait_for_it(committed_app, db,
+                                                                     monkeypatch):
+    monkeypatch.setattr(audit_service, "GATHER_MAX_SECONDS", 30.0)
+    appends = audit_service.read_appends(db.read_engine)
+    batches = appends.batches
+    fail = asyncio.Event()
+
+    async def not_found() -> None:
+        with appends.expect():
+            await fail.wait()
+            raise LookupError("no such patient")
+
+    async def found() -> None:
+        with appends.expect() as announced:
+            await _record(announced, "left-b")
+
+    missing = asyncio.create_task(not_found())
+    await asyncio.sleep(0)
+    answered = asyncio.create_task(found())
+    await _until(lambda: appends.pending == 1)
+    assert not answered.done()
+    fail.set()
+    await asyncio.wait_for(answered, 10)  # not the 30 s bound
+    with pytest.raises(LookupError):
+        await missing
+    assert appends.batches - batches == 1
+    assert await _trail_ids(db, "left-") == ["left-b"]
+    assert not appends._expected
+
+
+async def test_a_stalled_read_holds_an_append_back_no_longer_than_the_bound(committed_app, db,
+                                                                            monkeypatch):
+    monkeypatch.setattr(audit_service, "GATHER_MAX_SECONDS", 0.05)
+    appends = audit_service.read_appends(db.read_engine)
+    batches = appends.batches
+    stalled_may_go = asyncio.Event()
+
+    async def stalled() -> None:
+        with appends.expect() as announced:
+            await stalled_may_go.wait()  # e.g. waiting for a pool connection
+            await _record(announced, "bound-a")
+
+    async def quick() -> None:
+        with appends.expect() as announced:
+            await _record(announced, "bound-b")
+
+    slow = asyncio.create_task(stalled())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(quick(), 10)  # answered while the stalled read still runs
+    assert not slow.done()
+    assert appends.batches - batches == 1
+    stalled_may_go.set()
+    await asyncio.wait_for(slow, 10)
+    assert appends.batches - batches == 2
+    assert await _trail_ids(db, "bound-") == ["bound-b", "bound-a"]
+
+
+async def test_reads_announced_after_an_append_was_due_do_not_hold_it(committed_app, db,
+                                                                      monkeypatch):
+    monkeypatch.setattr(audit_service, "GATHER_MAX_SECONDS", 30.0)
+    appends = audit_service.read_appends(db.read_engine)
+    batches = appends.batches
+    first_may_go, late_may_go = asyncio.Event(), asyncio.Event()
+
+    async def read(name: str, wait: asyncio.Event | None) -> None:
+        with appends.expect() as announced:
+            if wait is not None:
+                await wait.wait()
+            await _record(announced, name)
+
+    first = asyncio.create_task(read("late-a", first_may_go))
+    await asyncio.sleep(0)
+    due = asyncio.create_task(read("late-b", None))
+    await _until(lambda: appends.pending == 1)  # B's append is due, waiting for A
+    late = asyncio.create_task(read("late-c", late_may_go))  # announced after that
+    await asyncio.sleep(0.01)
+    first_may_go.set()
+    await asyncio.wait_for(asyncio.gather(first, due), 10)  # C still under way
+    assert not late.done()
+    assert appends.batches - batches == 1
+    late_may_go.set()
+    await asyncio.wait_for(late, 10)
+    assert await _trail_ids(db, "late-") == ["late-b", "late-a", "late-c"]
+
+
+async def test_a_read_alone_is_appended_at_once(committed_app, db, monkeypatch):
+    # Its own announcement ends when it hands its row over: no other read is waited for.
+    monkeypatch.setattr(audit_service, "GATHER_MAX_SECONDS", 30.0)
+    appends = audit_service.read_appends(db.read_engine)
+    gathered = appends.gathered
+    with appends.expect() as announced:
+        await asyncio.wait_for(_record(announced, "alone-a"), 10)
+    assert appends.gathered == gathered
+    assert await _trail_ids(db, "alone-") == ["alone-a"]

@@ -22,9 +22,10 @@ continue from the tail it remembers; rows are hashed here and inserted in one st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -185,6 +186,12 @@ async def _own_rows_chained(session: AsyncSession) -> None:
         await settle(session)
 
 
+#: The longest an append waits for reads announced before it (:meth:`ReadAppends.expect`):
+#: about a patient read's own statement on a busy server. Bounds what a read that stalls
+#: (waiting for a pool connection, say) can add to the others' latency.
+GATHER_MAX_SECONDS = 0.002
+
+
 class ReadAppends:
     """Group commit of the audit rows of read-only requests (PostgreSQL).
 
@@ -203,6 +210,16 @@ class ReadAppends:
     A request's rows stay together and in order; requests are chained in the order they
     finished.
 
+    A read that announces itself before its own statement (:meth:`expect`, as the
+    session-less patient read does) is waited for: when an append is due while reads
+    announced before it are still under way, it starts once they have all handed over
+    their rows or left, or after :data:`GATHER_MAX_SECONDS`, whichever comes first. Without
+    it, at moderate load each append took the one or two rows ready at that moment and the
+    reads finishing a fraction of a millisecond later waited for the whole next append
+    (measured 2026-12-08, 1M patients, 16 connections: 2.5 rows an append against 5.6 at
+    64). Reads announced after the append was due are not waited for, so a steady stream
+    of reads cannot hold it back; with no read under way (a quiet clinic) nothing waits.
+
     One per engine and event loop (a server worker); see :func:`read_appends`.
 
     Args:
@@ -220,6 +237,60 @@ class ReadAppends:
         self.rows = 0
         #: Rows handed over and not yet committed (or failed): queued or being appended.
         self.pending = 0
+        #: Appends that waited for announced reads (for tests and diagnostics).
+        self.gathered = 0
+        # Announced reads under way (their tickets), the next ticket, and while an append
+        # waits: the first ticket it does not wait for, how many it still waits for, and
+        # the future that ends the wait.
+        self._expected: set[int] = set()
+        self._ticket = 0
+        self._cut = 0
+        self._awaited = 0
+        self._gathering: asyncio.Future[None] | None = None
+
+    @contextlib.contextmanager
+    def expect(self) -> Iterator[ReadAnnounced]:
+        """Announce a read whose audit row will follow: inside the block the read runs its
+        statement and hands its row over with :meth:`ReadAnnounced.record`; an append due
+        meanwhile waits for it (see the class). Leaving the block without recording (the
+        read failed, or found nothing to audit) ends the wait for it."""
+        ticket = self._ticket
+        self._ticket += 1
+        self._expected.add(ticket)
+        try:
+            yield ReadAnnounced(self, ticket)
+        finally:
+            self._arrived(ticket)
+
+    def _arrived(self, ticket: int) -> None:
+        """An announced read handed its row over or left."""
+        if ticket not in self._expected:
+            return
+        self._expected.discard(ticket)
+        if ticket < self._cut:
+            self._awaited -= 1
+            if self._awaited == 0:
+                self._release()
+
+    def _release(self) -> None:
+        if self._gathering is not None and not self._gathering.done():
+            self._gathering.set_result(None)
+
+    async def _gather(self) -> None:
+        """Wait for the reads announced so far (see the class), at most
+        :data:`GATHER_MAX_SECONDS`."""
+        self._cut = self._ticket
+        self._awaited = len(self._expected)
+        self._gathering = self.loop.create_future()
+        timer = self.loop.call_later(GATHER_MAX_SECONDS, self._release)
+        try:
+            await self._gathering
+        finally:
+            timer.cancel()
+            self._gathering = None
+            self._cut = 0
+            self._awaited = 0
+        self.gathered += 1
 
     async def append(self, rows: list[dict[str, Any]]) -> None:
         """Queue ``rows`` (recorded column dicts, in order) for the next append and wait
@@ -228,17 +299,23 @@ class ReadAppends:
         Raises:
             sqlalchemy.exc.DBAPIError: the append failed; none of its rows was written.
         """
+        # A cancelled request (client gone) does not cancel the append its rows are in.
+        await asyncio.shield(self._queue(rows))
+
+    def _queue(self, rows: list[dict[str, Any]]) -> asyncio.Future[None]:
+        """Queue ``rows`` for the next append; the future is done once it committed them."""
         done: asyncio.Future[None] = self.loop.create_future()
         self._waiting.append((rows, done))
         self.pending += len(rows)
         if self._writer is None:
             self._writer = self.loop.create_task(self._write_batches())
-        # A cancelled request (client gone) does not cancel the append its rows are in.
-        await asyncio.shield(done)
+        return done
 
     async def _write_batches(self) -> None:
         try:
             while self._waiting:
+                if self._expected:
+                    await self._gather()
                 batch, self._waiting = self._waiting, []
                 rows = [(values, hash_template(values)) for queued, _ in batch
                         for values in queued]
@@ -263,6 +340,34 @@ class ReadAppends:
                         done.exception()
         finally:
             self._writer = None
+
+
+class ReadAnnounced:
+    """A read announced to its :class:`ReadAppends` (:meth:`ReadAppends.expect`,
+    :func:`read_announced`), whose READ row follows."""
+
+    __slots__ = ("_appends", "_ticket")
+
+    def __init__(self, appends: ReadAppends, ticket: int) -> None:
+        self._appends = appends
+        self._ticket = ticket
+
+    async def record(self, entity_type: str, entity_id: object, *,
+                     patient_id: uuid.UUID | None,
+                     changes: Mapping[str, Any] | None = None) -> None:
+        """Write this read's audit row (as :func:`record`, action READ) through the group
+        commit and return once it is committed and chained, so the caller answers only
+        after its read is on the trail. No append waits for this read after it.
+
+        Raises:
+            sqlalchemy.exc.DBAPIError: the append failed; the row was not written.
+        """
+        appends = self._appends
+        done = appends._queue([_row(AuditAction.READ, entity_type, entity_id,
+                                    patient_id=patient_id, changes=changes)])
+        appends._arrived(self._ticket)
+        # A cancelled request (client gone) does not cancel the append its row is in.
+        await asyncio.shield(done)
 
 
 _APPENDS: weakref.WeakKeyDictionary[Engine, ReadAppends] = weakref.WeakKeyDictionary()
@@ -391,23 +496,22 @@ def _row(action: AuditAction, entity_type: str, entity_id: object | None, *,
     }
 
 
-async def record_read_now(engine: AsyncEngine, entity_type: str, entity_id: object, *,
-                          patient_id: uuid.UUID | None,
-                          changes: Mapping[str, Any] | None = None) -> None:
-    """Write the audit row of one read made without a session (PostgreSQL, a read-only
-    route's own connection, given back first): the row joins the read audit trail's group
-    commit (:class:`ReadAppends`) and this returns once it is committed and chained, so
-    the caller answers only after its read is on the trail.
+def read_announced(engine: AsyncEngine) -> contextlib.AbstractContextManager[ReadAnnounced]:
+    """For a read made without a session (PostgreSQL, on a pooled connection given back
+    before its audit row is written): announce it to the read trail's group commit before
+    its statement, then record its READ row with :meth:`ReadAnnounced.record`::
+
+        with audit_service.read_announced(db.read_engine) as audit:
+            values = ...  # the read's own statement
+            await audit.record("patient", values["id"], patient_id=values["id"])
+
+    An append due while the statement runs waits for the row (:class:`ReadAppends`);
+    leaving the block without recording (nothing found, an error) ends that wait.
 
     Args:
         engine: ``Database.read_engine`` (PostgreSQL).
-        entity_type, entity_id, patient_id, changes: as :func:`record`, action READ.
-
-    Raises:
-        sqlalchemy.exc.DBAPIError: the append failed; the row was not written.
     """
-    await read_appends(engine).append([_row(AuditAction.READ, entity_type, entity_id,
-                                            patient_id=patient_id, changes=changes)])
+    return read_appends(engine).expect()
 
 
 async def record_reads(

@@ -273,8 +273,9 @@ async def read_patient(db: Database, ref: str, *, access: IdentifierAccess) -> P
     no session, on PostgreSQL (:func:`hms.db.session.sessionless_reads`; issue 5: an
     audited read at half the requests/s of a bare asyncpg read): the SELECT on a pooled
     connection of ``db.read_engine``, given back before the READ audit row
-    (``{"identifiers": "full" | "masked"}``) joins the read trail's group commit; returns
-    once that row is committed, as :func:`get_patient` does.
+    (``{"identifiers": "full" | "masked"}``) joins the read trail's group commit, which
+    knows of the read from before its SELECT (:func:`hms.audit.service.read_announced`);
+    returns once that row is committed, as :func:`get_patient` does.
 
     Raises:
         PatientNotFound (404): no patient has that reference (no audit row then, as in
@@ -282,12 +283,12 @@ async def read_patient(db: Database, ref: str, *, access: IdentifierAccess) -> P
         sqlalchemy.exc.DBAPIError: the database failed the read or the audit append (a
             5xx; no answer without its audit row).
     """
-    values = await values_by_ref_in(db.read_engine, str(ref))
-    if values is None:
-        raise PatientNotFound()
-    await audit_service.record_read_now(db.read_engine, ENTITY, values["id"],
-                                        patient_id=values["id"],
-                                        changes={"identifiers": access.value})
+    with audit_service.read_announced(db.read_engine) as audit:
+        values = await values_by_ref_in(db.read_engine, str(ref))
+        if values is None:
+            raise PatientNotFound()
+        await audit.record(ENTITY, values["id"], patient_id=values["id"],
+                           changes={"identifiers": access.value})
     return _present_values(values, access)
 
 
