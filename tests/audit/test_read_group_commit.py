@@ -131,6 +131,15 @@ async def _record(announced, entity_id: str) -> None:
                            changes={"identifiers": "full"})
 
 
+async def _announced_read(appends, name: str, may_go: asyncio.Event | None = None) -> None:
+    """An announced read whose own statement runs until ``may_go`` is set (no wait without
+    it), then records its row."""
+    with appends.expect() as announced:
+        if may_go is not None:
+            await may_go.wait()
+        await _record(announced, name)
+
+
 async def _trail_ids(db, prefix: str) -> list[str]:
     async with db.engine.connect() as conn:
         rows = await conn.execute(text(
@@ -146,15 +155,9 @@ async def test_an_append_waits_for_the_reads_announced_before_it(committed_app, 
     batches, gathered = appends.batches, appends.gathered
     a_may_record = asyncio.Event()
 
-    async def read(name: str, wait: asyncio.Event | None = None) -> None:
-        with appends.expect() as announced:
-            if wait is not None:
-                await wait.wait()  # the read's own statement, still under way
-            await _record(announced, name)
-
-    slow = asyncio.create_task(read("gather-a", a_may_record))
+    slow = asyncio.create_task(_announced_read(appends, "gather-a", a_may_record))
     await asyncio.sleep(0)  # A announced, its statement under way
-    fast = asyncio.create_task(read("gather-b"))
+    fast = asyncio.create_task(_announced_read(appends, "gather-b"))
     await _until(lambda: appends.pending == 1)
     await asyncio.sleep(0.05)
     # B's row is queued, yet its append waits for A, which was announced before it.
@@ -182,13 +185,9 @@ async def test_a_read_that_leaves_without_a_row_ends_the_wait_for_it(committed_a
             await fail.wait()
             raise LookupError("no such patient")
 
-    async def found() -> None:
-        with appends.expect() as announced:
-            await _record(announced, "left-b")
-
     missing = asyncio.create_task(not_found())
     await asyncio.sleep(0)
-    answered = asyncio.create_task(found())
+    answered = asyncio.create_task(_announced_read(appends, "left-b"))
     await _until(lambda: appends.pending == 1)
     assert not answered.done()
     fail.set()
@@ -205,20 +204,12 @@ async def test_a_stalled_read_holds_an_append_back_no_longer_than_the_bound(comm
     monkeypatch.setattr(audit_service, "GATHER_MAX_SECONDS", 0.05)
     appends = audit_service.read_appends(db.read_engine)
     batches = appends.batches
-    stalled_may_go = asyncio.Event()
+    stalled_may_go = asyncio.Event()  # e.g. a read waiting for a pool connection
 
-    async def stalled() -> None:
-        with appends.expect() as announced:
-            await stalled_may_go.wait()  # e.g. waiting for a pool connection
-            await _record(announced, "bound-a")
-
-    async def quick() -> None:
-        with appends.expect() as announced:
-            await _record(announced, "bound-b")
-
-    slow = asyncio.create_task(stalled())
+    slow = asyncio.create_task(_announced_read(appends, "bound-a", stalled_may_go))
     await asyncio.sleep(0)
-    await asyncio.wait_for(quick(), 10)  # answered while the stalled read still runs
+    # Answered while the stalled read still runs.
+    await asyncio.wait_for(_announced_read(appends, "bound-b"), 10)
     assert not slow.done()
     assert appends.batches - batches == 1
     stalled_may_go.set()
@@ -234,17 +225,12 @@ async def test_reads_announced_after_an_append_was_due_do_not_hold_it(committed_
     batches = appends.batches
     first_may_go, late_may_go = asyncio.Event(), asyncio.Event()
 
-    async def read(name: str, wait: asyncio.Event | None) -> None:
-        with appends.expect() as announced:
-            if wait is not None:
-                await wait.wait()
-            await _record(announced, name)
-
-    first = asyncio.create_task(read("late-a", first_may_go))
+    first = asyncio.create_task(_announced_read(appends, "late-a", first_may_go))
     await asyncio.sleep(0)
-    due = asyncio.create_task(read("late-b", None))
+    due = asyncio.create_task(_announced_read(appends, "late-b"))
     await _until(lambda: appends.pending == 1)  # B's append is due, waiting for A
-    late = asyncio.create_task(read("late-c", late_may_go))  # announced after that
+    # Announced after that.
+    late = asyncio.create_task(_announced_read(appends, "late-c", late_may_go))
     await asyncio.sleep(0.01)
     first_may_go.set()
     await asyncio.wait_for(asyncio.gather(first, due), 10)  # C still under way
@@ -260,7 +246,6 @@ async def test_a_read_alone_is_appended_at_once(committed_app, db, monkeypatch):
     monkeypatch.setattr(audit_service, "GATHER_MAX_SECONDS", 30.0)
     appends = audit_service.read_appends(db.read_engine)
     gathered = appends.gathered
-    with appends.expect() as announced:
-        await asyncio.wait_for(_record(announced, "alone-a"), 10)
+    await asyncio.wait_for(_announced_read(appends, "alone-a"), 10)
     assert appends.gathered == gathered
     assert await _trail_ids(db, "alone-") == ["alone-a"]
