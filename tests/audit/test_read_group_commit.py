@@ -126,18 +126,14 @@ async def test_a_failed_append_fails_its_reads_and_writes_none_of_them(committed
 # -- announced reads: an append due while they run waits for their rows ---------------------
 
 
-async def _record(announced, entity_id: str) -> None:
-    await announced.record("patient", entity_id, patient_id=None,
-                           changes={"identifiers": "full"})
-
-
 async def _announced_read(appends, name: str, may_go: asyncio.Event | None = None) -> None:
-    """An announced read whose own statement runs until ``may_go`` is set (no wait without
-    it), then records its row."""
+    """An announced read of a made-up entity ``name`` whose own statement runs until
+    ``may_go`` is set (no wait without it), then records its row."""
     with appends.expect() as announced:
         if may_go is not None:
             await may_go.wait()
-        await _record(announced, name)
+        await announced.record("patient", name, patient_id=None,
+                               changes={"identifiers": "full"})
 
 
 async def _trail_ids(db, prefix: str) -> list[str]:
